@@ -1,0 +1,133 @@
+"""The Django admin: where admins edit vocabularies, the error taxonomy, prompts and model versions.
+
+Rows written by the product's own flows (generations, reviews, flags) are read-only here, so the
+admin cannot bypass the services' checks (version counters, span validation).
+"""
+
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from annotations import models
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(models.Genre, models.Language)
+class VocabularyAdmin(admin.ModelAdmin):
+    list_display = ("name", "slug")
+    search_fields = ("name", "slug")
+    prepopulated_fields = {"slug": ("name",)}
+
+
+@admin.register(models.Culture)
+class CultureAdmin(VocabularyAdmin):
+    list_display = ("name", "slug", "region")
+    list_filter = ("region",)
+
+
+@admin.register(models.Instrument)
+class InstrumentAdmin(VocabularyAdmin):
+    list_display = ("name", "slug", "family", "culture")
+    list_filter = ("family",)
+
+
+class AudioFileInline(admin.TabularInline):
+    model = models.AudioFile
+    extra = 0
+    fields = ("original_filename", "format", "duration_seconds", "sample_rate", "channels",
+              "sha256", "probe_error")
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # audio arrives through upload/import, which hash and validate it
+
+
+@admin.register(models.Song)
+class SongAdmin(admin.ModelAdmin):
+    list_display = ("title", "artist", "year", "status", "created_at")
+    list_filter = ("status", "genres", "cultures")
+    search_fields = ("title", "artist", "album")
+    filter_horizontal = ("genres", "cultures", "languages")
+    inlines = [AudioFileInline]
+
+
+@admin.register(models.ErrorCategory)
+class ErrorCategoryAdmin(admin.ModelAdmin):
+    list_display = ("code", "name", "kind", "aspect", "is_active", "sort_order")
+    list_filter = ("kind", "aspect", "is_active")
+    search_fields = ("code", "name", "description")
+    list_editable = ("is_active", "sort_order")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        # Codes are referenced by exports and rewards: stable once created.
+        return ("code",) if obj is not None else ()
+
+
+@admin.register(models.PromptTemplate)
+class PromptTemplateAdmin(admin.ModelAdmin):
+    list_display = ("name", "version", "thinking", "is_active", "created_at")
+    list_filter = ("thinking", "is_active")
+    search_fields = ("name", "text")
+
+
+@admin.register(models.ModelVersion)
+class ModelVersionAdmin(admin.ModelAdmin):
+    list_display = ("name", "variant", "status", "parent", "checkpoint_uri", "created_at")
+    list_filter = ("status", "variant")
+    search_fields = ("name", "checkpoint_uri")
+    raw_id_fields = ("parent", "training_run")
+
+
+@admin.register(models.ExpertProfile)
+class ExpertProfileAdmin(admin.ModelAdmin):
+    list_display = ("user", "display_name", "is_available")
+    filter_horizontal = ("genres", "cultures", "languages", "instruments")
+
+
+@admin.register(models.DatasetSnapshot)
+class DatasetSnapshotAdmin(ReadOnlyAdmin):
+    list_display = ("name", "status", "content_sha256", "created_at")
+
+
+@admin.register(models.TrainingRun)
+class TrainingRunAdmin(ReadOnlyAdmin):
+    list_display = ("id", "stage", "status", "base_version", "dataset_snapshot", "created_at")
+    list_filter = ("stage", "status")
+
+
+@admin.register(models.Generation)
+class GenerationAdmin(ReadOnlyAdmin):
+    list_display = ("id", "song", "model_version", "prompt", "status", "created_at")
+    list_filter = ("status", "model_version")
+    search_fields = ("song__title", "answer_text")
+
+
+class FlagInline(admin.TabularInline):
+    model = models.Flag
+    extra = 0
+    fields = ("category", "target", "start_char", "end_char", "quoted_text", "severity",
+              "audio_start_seconds", "audio_end_seconds", "correction")
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(models.Review)
+class ReviewAdmin(ReadOnlyAdmin):
+    list_display = ("id", "generation", "expert", "status", "verdict", "updated_at")
+    list_filter = ("status", "verdict")
+    inlines = [FlagInline]

@@ -1,0 +1,18 @@
+"""Create the expert, admin and auditor groups with their permissions (annotations/roles.py)."""
+
+from django.db import migrations
+
+from annotations.roles import sync_role_groups
+
+
+def create_roles(apps, schema_editor):
+    sync_role_groups(apps)
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("annotations", "0002_seed_error_taxonomy"),
+        ("auth", "0012_alter_user_first_name_max_length"),
+        ("contenttypes", "0002_remove_content_type_name"),
+    ]
+    operations = [migrations.RunPython(create_roles, migrations.RunPython.noop)]

@@ -1,0 +1,28 @@
+from annotations.models.experts import ExpertProfile
+from annotations.models.generations import Generation, GenerationGroup
+from annotations.models.model_versions import ModelVersion
+from annotations.models.prompts import PromptTemplate
+from annotations.models.reviews import Flag, Review
+from annotations.models.songs import AudioFile, Song
+from annotations.models.taxonomy import ErrorCategory
+from annotations.models.training import DatasetSnapshot, TrainingRun
+from annotations.models.vocabulary import Culture, Genre, Instrument, Language
+
+__all__ = [
+    "AudioFile",
+    "Culture",
+    "DatasetSnapshot",
+    "ErrorCategory",
+    "ExpertProfile",
+    "Flag",
+    "Generation",
+    "GenerationGroup",
+    "Genre",
+    "Instrument",
+    "Language",
+    "ModelVersion",
+    "PromptTemplate",
+    "Review",
+    "Song",
+    "TrainingRun",
+]

@@ -1,0 +1,38 @@
+"""Prompt templates, versioned: a generation points at the exact text it was asked with."""
+
+from django.conf import settings
+from django.db import models
+
+from annotations.models.base import TimestampedModel
+
+THINKING_SUFFIX = (
+    "Output the thinking process in <think> </think> and final answer in <answer> </answer>."
+)
+
+
+class PromptTemplate(TimestampedModel):
+    """Immutable once a generation uses it: edits create the next version of the same name."""
+
+    name = models.SlugField(max_length=80)
+    version = models.PositiveIntegerField(default=1)
+    text = models.TextField()
+    thinking = models.BooleanField(
+        default=False, help_text="Append the paper's thinking-mode instruction to the question."
+    )
+    is_active = models.BooleanField(default=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["name", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["name", "version"], name="prompt_name_version_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} v{self.version}"
+
+    @property
+    def full_text(self) -> str:
+        return f"{self.text.strip()} {THINKING_SUFFIX}" if self.thinking else self.text.strip()

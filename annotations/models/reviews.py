@@ -1,0 +1,106 @@
+"""An expert's work on one generation, and the spans they flag in it."""
+
+from django.conf import settings
+from django.db import models
+
+from annotations.models.base import TimestampedModel
+from annotations.models.generations import Generation
+from annotations.models.taxonomy import ErrorCategory
+
+
+class Review(TimestampedModel):
+    """One expert's review of one generation.
+
+    ``version`` increases on every save through the services; a save that carries a stale version
+    is refused, so two tabs (or a tab and a reconnecting one) never overwrite each other silently.
+    """
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        SUBMITTED = "submitted", "Submitted"
+
+    class Verdict(models.TextChoices):
+        ACCEPT = "accept", "Accept"
+        ACCEPT_WITH_FIXES = "accept_with_fixes", "Accept with fixes"
+        REJECT = "reject", "Reject"
+
+    generation = models.ForeignKey(Generation, on_delete=models.CASCADE, related_name="reviews")
+    expert = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="reviews"
+    )
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.DRAFT, db_index=True
+    )
+    version = models.PositiveIntegerField(default=1)
+    verdict = models.CharField(max_length=24, choices=Verdict.choices, blank=True)
+    comment = models.TextField(blank=True)
+    corrected_caption = models.TextField(blank=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-updated_at"]
+        permissions = [("review_generations", "Can review generations")]
+        constraints = [
+            models.UniqueConstraint(fields=["generation", "expert"], name="one_review_per_expert"),
+            models.CheckConstraint(
+                condition=models.Q(status="draft") | models.Q(submitted_at__isnull=False),
+                name="submitted_review_has_time",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Review #{self.pk} of generation {self.generation_id} ({self.status})"
+
+
+class Flag(TimestampedModel):
+    """A wrong span: characters [start_char, end_char) of the caption or of the reasoning trace."""
+
+    class Target(models.TextChoices):
+        CAPTION = "caption", "Caption / answer"
+        REASONING = "reasoning", "Reasoning trace"
+
+    class Severity(models.TextChoices):
+        MINOR = "minor", "Minor"
+        MAJOR = "major", "Major"
+        CRITICAL = "critical", "Critical"
+
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="flags")
+    category = models.ForeignKey(ErrorCategory, on_delete=models.PROTECT, related_name="flags")
+    target = models.CharField(max_length=16, choices=Target.choices, default=Target.CAPTION)
+    start_char = models.PositiveIntegerField()
+    end_char = models.PositiveIntegerField()
+    quoted_text = models.TextField(help_text="The span as the expert saw it, kept for audits.")
+    severity = models.CharField(max_length=16, choices=Severity.choices, default=Severity.MAJOR)
+    audio_start_seconds = models.FloatField(null=True, blank=True)
+    audio_end_seconds = models.FloatField(null=True, blank=True)
+    correction = models.TextField(blank=True)
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["target", "start_char", "id"]
+        permissions = [
+            ("view_audit", "Can view hallucination and cultural-error analytics"),
+            ("export_audit", "Can export analytics tables"),
+        ]
+        indexes = [models.Index(fields=["category", "severity"], name="flag_category_severity")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(end_char__gt=models.F("start_char")), name="flag_span_not_empty"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(audio_start_seconds__isnull=True)
+                | models.Q(audio_start_seconds__gte=0),
+                name="flag_audio_start_non_negative",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(audio_end_seconds__isnull=True)
+                | models.Q(
+                    audio_start_seconds__isnull=False,
+                    audio_end_seconds__gte=models.F("audio_start_seconds"),
+                ),
+                name="flag_audio_range_ordered",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.category.code} [{self.start_char}:{self.end_char}] in {self.target}"

@@ -1,0 +1,35 @@
+"""What the navigation offers each user: only pages they can open."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.urls import reverse
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: str
+    url: str
+    shortcut: str
+
+
+# (label, url name, permission needed or None for any signed-in user, keyboard shortcut)
+_NAV = (
+    ("Home", "home", None, "g h"),
+    ("Songs", "song_list", "annotations.view_song", "g s"),
+    ("Model versions", "model_version_list", "annotations.view_modelversion", "g m"),
+    ("Error taxonomy", "taxonomy", "annotations.view_errorcategory", "g t"),
+)
+
+
+def nav_items_for(user: Any) -> list[NavItem]:
+    items = [
+        NavItem(label, reverse(url_name), shortcut)
+        for label, url_name, perm, shortcut in _NAV
+        if perm is None or user.has_perm(perm)
+    ]
+    if user.is_staff:
+        items.append(NavItem("Django admin", reverse("admin:index"), "g a"))
+    return items

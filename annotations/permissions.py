@@ -1,0 +1,67 @@
+"""One way in to each object: fetch by primary key and authorise in the same call.
+
+Views never call ``Model.objects.get`` on user input; they call ``access_<entity>_for_user``, which
+raises ``Http404`` when the object does not exist *or* the user may not know it exists, and
+``PermissionDenied`` when they may see it but not do what they asked.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+
+from annotations.models import Generation, ModelVersion, Review, Song
+
+
+def _require(user: Any, perm: str) -> None:
+    if not user.has_perm(f"annotations.{perm}"):
+        raise PermissionDenied
+
+
+def access_song_for_user(user: Any, pk: int, *, write: bool = False) -> Song:
+    _require(user, "manage_songs" if write else "view_song")
+    try:
+        return Song.objects.get(pk=pk)
+    except Song.DoesNotExist:
+        raise Http404("No such song.") from None
+
+
+def access_model_version_for_user(user: Any, pk: int, *, write: bool = False) -> ModelVersion:
+    _require(user, "promote_modelversion" if write else "view_modelversion")
+    try:
+        return ModelVersion.objects.select_related("parent", "training_run").get(pk=pk)
+    except ModelVersion.DoesNotExist:
+        raise Http404("No such model version.") from None
+
+
+def access_generation_for_user(user: Any, pk: int) -> Generation:
+    _require(user, "view_generation")
+    try:
+        return Generation.objects.select_related("song", "model_version", "prompt").get(pk=pk)
+    except Generation.DoesNotExist:
+        raise Http404("No such generation.") from None
+
+
+def access_review_for_user(user: Any, pk: int, *, write: bool = False) -> Review:
+    """An expert sees and edits only their own reviews (reviews are blind).
+
+    Admins and auditors read submitted reviews; nobody but the author writes one, and a submitted
+    review is read-only for everyone.
+    """
+    try:
+        review = Review.objects.select_related("generation", "expert").get(pk=pk)
+    except Review.DoesNotExist:
+        raise Http404("No such review.") from None
+    if review.expert_id == user.pk:
+        _require(user, "review_generations")
+        if write and review.status == Review.Status.SUBMITTED:
+            raise PermissionDenied("This review was submitted and can no longer be edited.")
+        return review
+    if write or review.status != Review.Status.SUBMITTED or not user.has_perm(
+        "annotations.view_review"
+    ):
+        # Another expert's draft must not even be known to exist.
+        raise Http404("No such review.")
+    return review

@@ -1,0 +1,36 @@
+"""The Celery application and the one place where tasks are routed to queues.
+
+Three queues, one kind of worker each:
+- ``audio``: CPU analysis and file work (decoding, hashing, librosa);
+- ``gpu_inference``: Music Flamingo generation on GPU workers;
+- ``gpu_training``: SFT / GRPO / DPO runs on GPU workers.
+"""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+from kombu import Queue
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "workbench.settings")
+
+QUEUE_AUDIO = "audio"
+QUEUE_GPU_INFERENCE = "gpu_inference"
+QUEUE_GPU_TRAINING = "gpu_training"
+QUEUES = (QUEUE_AUDIO, QUEUE_GPU_INFERENCE, QUEUE_GPU_TRAINING)
+
+# Routing by task module: a new task lands on the right queue by living in the right module.
+TASK_ROUTES = {
+    "workers.audio.*": {"queue": QUEUE_AUDIO},
+    "workers.inference.*": {"queue": QUEUE_GPU_INFERENCE},
+    "workers.training.*": {"queue": QUEUE_GPU_TRAINING},
+}
+
+app = Celery("workbench")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.conf.task_queues = [Queue(name) for name in QUEUES]
+app.conf.task_default_queue = QUEUE_AUDIO
+app.conf.task_routes = TASK_ROUTES
+app.autodiscover_tasks(["workers"], related_name=None)
+app.conf.imports = ("workers.audio", "workers.inference", "workers.training")
