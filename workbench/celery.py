@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 
 from celery import Celery
-from kombu import Queue
+from kombu import Exchange, Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "workbench.settings")
 
@@ -29,8 +29,8 @@ TASK_ROUTES = {
 
 app = Celery("workbench")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.conf.task_queues = [Queue(name) for name in QUEUES]
+app.conf.task_queues = [Queue(name, Exchange(name), routing_key=name) for name in QUEUES]
 app.conf.task_default_queue = QUEUE_AUDIO
 app.conf.task_routes = TASK_ROUTES
-app.autodiscover_tasks(["workers"], related_name=None)
-app.conf.imports = ("workers.audio", "workers.inference", "workers.training")
+# One module per queue; the inference and training modules join this list with their issues.
+app.conf.imports = ("workers.audio",)

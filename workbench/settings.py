@@ -249,7 +249,7 @@ if not CELERY_BROKER_URL:
         raise ImproperlyConfigured(
             "CELERY_BROKER_URL is required in production, e.g. redis://host:6379/0 or amqp://..."
         )
-    CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_URL = "filesystem://localhost//"
     for sub in ("queue", "processed"):
         (_broker_dir / sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {

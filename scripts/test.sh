@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Run the whole test suite. Needs PostgreSQL and Redis (local defaults below; override with env).
+# Extra arguments go to pytest, e.g. `bash scripts/test.sh tests/annotations -x`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+
+if [ ! -x /usr/bin/chromium ]; then
+  echo "Installing Debian's chromium for the browser tests"
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  fi
+fi
+
+export WORKBENCH_ENV=test
+export WORKBENCH_DATA_DIR=${WORKBENCH_DATA_DIR:-$PWD/var/test}
+export DATABASE_URL=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/workbench}
+export CELERY_BROKER_URL=${CELERY_BROKER_URL:-redis://127.0.0.1:6379/15}
+export CHANNEL_LAYER_URL=${CHANNEL_LAYER_URL:-redis://127.0.0.1:6379/14}
+exec .venv/bin/python -m pytest "$@"
