@@ -1,0 +1,84 @@
+"""Every URL tried as each role and as an anonymous visitor."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from tests.helpers import client_for
+
+ANON = "anonymous"
+ROLES = ("expert", "admin", "auditor")
+LOGIN_REDIRECT = "login"
+ADMIN_LOGIN_REDIRECT = "admin-login"
+
+# url name -> (method, {who: expected status or redirect kind})
+MATRIX: dict[str, tuple[str, dict[str, object]]] = {
+    "home": ("get", {ANON: LOGIN_REDIRECT, "expert": 200, "admin": 200, "auditor": 200}),
+    "song_list": ("get", {ANON: LOGIN_REDIRECT, "expert": 200, "admin": 200, "auditor": 200}),
+    "model_version_list": (
+        "get",
+        {ANON: LOGIN_REDIRECT, "expert": 403, "admin": 200, "auditor": 200},
+    ),
+    "taxonomy": ("get", {ANON: LOGIN_REDIRECT, "expert": 200, "admin": 200, "auditor": 200}),
+    "health": ("get", {ANON: 200, "expert": 200, "admin": 200, "auditor": 200}),
+    "login": ("get", {ANON: 200, "expert": 200, "admin": 200, "auditor": 200}),
+    "logout": ("post", {ANON: 302, "expert": 302, "admin": 302, "auditor": 302}),
+    "admin:index": (
+        "get",
+        {ANON: ADMIN_LOGIN_REDIRECT, "expert": ADMIN_LOGIN_REDIRECT, "admin": 200,
+         "auditor": ADMIN_LOGIN_REDIRECT},
+    ),
+}
+
+
+def _project_url_names() -> set[str]:
+    """Names of every non-admin route, so a new page cannot skip this matrix."""
+    names: set[str] = set()
+
+    def walk(patterns: list, namespace: str | None) -> None:
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                if pattern.namespace == "admin":
+                    continue
+                walk(pattern.url_patterns, pattern.namespace or namespace)
+            elif isinstance(pattern, URLPattern) and pattern.name:
+                names.add(f"{namespace}:{pattern.name}" if namespace else pattern.name)
+
+    walk(get_resolver().url_patterns, None)
+    return names
+
+
+def test_every_route_is_in_the_access_matrix() -> None:
+    missing = _project_url_names() - set(MATRIX)
+    assert not missing, f"add these URLs to the access matrix: {sorted(missing)}"
+
+
+@pytest.mark.parametrize("who", (ANON, *ROLES))
+@pytest.mark.parametrize("url_name", sorted(MATRIX))
+def test_access(url_name: str, who: str, role_users) -> None:
+    method, expectations = MATRIX[url_name]
+    expected = expectations[who]
+    client = client_for(None if who == ANON else role_users[who])
+    url = reverse(url_name)
+    response = getattr(client, method)(url)
+    if expected == LOGIN_REDIRECT:
+        assert response.status_code == 302
+        assert response["Location"].startswith(reverse("login") + "?next=")
+    elif expected == ADMIN_LOGIN_REDIRECT:
+        assert response.status_code == 302
+        assert response["Location"].startswith(reverse("admin:login"))
+    else:
+        assert response.status_code == expected, response.content[:300]
+
+
+def test_a_forbidden_page_explains_itself(expert_user) -> None:
+    response = client_for(expert_user).get(reverse("model_version_list"))
+    assert response.status_code == 403
+    assert b"Your account's role cannot open this page" in response.content
+
+
+def test_an_unknown_page_is_a_readable_404(expert_user) -> None:
+    response = client_for(expert_user).get("/no-such-page/")
+    assert response.status_code == 404
+    assert b"Not found (404)" in response.content

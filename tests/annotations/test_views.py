@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+from django.urls import reverse
+from django.utils import timezone
+
+from annotations.models import ModelVersion, Review
+from tests import factories
+from tests.helpers import client_for
+
+
+def test_song_search_matches_title_or_artist(expert_user) -> None:
+    factories.SongFactory(title="Águas de Março", artist="Elis Regina")
+    factories.SongFactory(title="Raga Yaman", artist="Ravi Shankar")
+    page = client_for(expert_user).get(reverse("song_list"), {"q": "elis"}).content.decode()
+    assert "Águas de Março" in page
+    assert "Raga Yaman" not in page
+
+
+def test_song_list_filters_by_culture(expert_user) -> None:
+    hindustani = factories.CultureFactory(slug="hindustani", name="Hindustani")
+    factories.SongFactory(title="Raga Yaman").cultures.add(hindustani)
+    factories.SongFactory(title="Garota de Ipanema")
+    page = client_for(expert_user).get(reverse("song_list"), {"culture": "hindustani"}).content.decode()
+    assert "Raga Yaman" in page
+    assert "Garota de Ipanema" not in page
+
+
+def test_htmx_gets_only_the_results_partial(expert_user) -> None:
+    factories.SongFactory(title="Only Song")
+    response = client_for(expert_user).get(reverse("song_list"), HTTP_HX_REQUEST="true")
+    body = response.content.decode()
+    assert body.lstrip().startswith('<div id="song-results"')
+    assert "<html" not in body
+    assert "HX-Request" in response["Vary"]
+
+
+def test_song_text_is_escaped(expert_user) -> None:
+    factories.SongFactory(title="<script>alert(1)</script>")
+    body = client_for(expert_user).get(reverse("song_list")).content.decode()
+    assert "<script>alert(1)</script>" not in body
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body
+
+
+def test_song_list_query_count_does_not_grow_with_songs(expert_user, django_assert_max_num_queries) -> None:
+    genre = factories.GenreFactory()
+    for _ in range(30):
+        song = factories.SongFactory()
+        song.genres.add(genre)
+        factories.AudioFileFactory(song=song)
+    client = client_for(expert_user)
+    with django_assert_max_num_queries(12):
+        assert client.get(reverse("song_list")).status_code == 200
+
+
+def test_lineage_shows_children_under_parents(auditor_user) -> None:
+    base = factories.ModelVersionFactory(name="mf-base", status=ModelVersion.Status.SERVING)
+    factories.ModelVersionFactory(name="mf-sft-1", parent=base)
+    body = client_for(auditor_user).get(reverse("model_version_list")).content.decode()
+    assert body.index("mf-base") < body.index("mf-sft-1")
+    assert "↳ <strong>mf-sft-1" in body
+
+
+def test_home_shows_each_role_its_own_work(role_users) -> None:
+    factories.ReviewFactory(expert=role_users["expert"])
+    factories.ReviewFactory(status=Review.Status.SUBMITTED, submitted_at=timezone.now())
+    expert_page = client_for(role_users["expert"]).get(reverse("home")).content.decode()
+    auditor_page = client_for(role_users["auditor"]).get(reverse("home")).content.decode()
+    assert 'data-testid="expert-card"' in expert_page
+    assert "<strong>1</strong> draft," in expert_page
+    assert 'data-testid="auditor-card"' not in expert_page
+    assert 'data-testid="auditor-card"' in auditor_page
+    assert 'data-testid="expert-card"' not in auditor_page
+
+
+def test_navigation_offers_only_pages_the_role_can_open(role_users) -> None:
+    expert_page = client_for(role_users["expert"]).get(reverse("home")).content.decode()
+    admin_page = client_for(role_users["admin"]).get(reverse("home")).content.decode()
+    assert reverse("model_version_list") not in expert_page
+    assert reverse("admin:index") not in expert_page
+    assert reverse("model_version_list") in admin_page
+    assert reverse("admin:index") in admin_page
+
+
+def test_forms_need_a_csrf_token(expert_user) -> None:
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(expert_user)
+    response = client.post(reverse("logout"))
+    assert response.status_code == 403

@@ -1,0 +1,130 @@
+"""factory_boy factories for the rows tests need. Vocabularies and the taxonomy come from migrations."""
+
+from __future__ import annotations
+
+import hashlib
+
+import factory
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+
+from annotations import models
+from annotations.roles import ADMIN, AUDITOR, EXPERT
+
+PASSWORD = "correct-horse-battery-staple"
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ("username",)
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    password = factory.PostGenerationMethodCall("set_password", PASSWORD)
+
+    @factory.post_generation
+    def role(self, create: bool, extracted: str | None, **kwargs: object) -> None:
+        if extracted:
+            self.groups.add(Group.objects.get(name=extracted))
+            self.is_staff = extracted == ADMIN
+        self.save()
+
+
+def expert(**kwargs: object):  # type: ignore[no-untyped-def]
+    return UserFactory(role=EXPERT, **kwargs)
+
+
+def admin(**kwargs: object):  # type: ignore[no-untyped-def]
+    return UserFactory(role=ADMIN, **kwargs)
+
+
+def auditor(**kwargs: object):  # type: ignore[no-untyped-def]
+    return UserFactory(role=AUDITOR, **kwargs)
+
+
+class GenreFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.Genre
+        django_get_or_create = ("slug",)
+
+    slug = factory.Sequence(lambda n: f"genre-{n}")
+    name = factory.LazyAttribute(lambda o: o.slug.replace("-", " ").title())
+
+
+class CultureFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.Culture
+        django_get_or_create = ("slug",)
+
+    slug = factory.Sequence(lambda n: f"culture-{n}")
+    name = factory.LazyAttribute(lambda o: o.slug.replace("-", " ").title())
+    region = "Somewhere"
+
+
+class SongFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.Song
+
+    title = factory.Sequence(lambda n: f"Song {n}")
+    artist = "Test Artist"
+
+
+class AudioFileFactory(factory.django.DjangoModelFactory):
+    """A row without a stored file; tests that need the bytes use the audio_files service."""
+
+    class Meta:
+        model = models.AudioFile
+
+    song = factory.SubFactory(SongFactory)
+    sha256 = factory.Sequence(lambda n: hashlib.sha256(str(n).encode()).hexdigest())
+    size_bytes = 1000
+    file = factory.LazyAttribute(lambda o: f"audio/{o.sha256[:2]}/{o.sha256}.wav")
+
+
+class ModelVersionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.ModelVersion
+
+    name = factory.Sequence(lambda n: f"version-{n}")
+    checkpoint_uri = "nvidia/music-flamingo-2601-hf"
+
+
+class PromptTemplateFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.PromptTemplate
+
+    name = factory.Sequence(lambda n: f"prompt-{n}")
+    text = "Describe this track in full detail."
+
+
+class GenerationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.Generation
+
+    song = factory.SubFactory(SongFactory)
+    model_version = factory.SubFactory(ModelVersionFactory)
+    prompt = factory.SubFactory(PromptTemplateFactory)
+    status = models.Generation.Status.SUCCEEDED
+    answer_text = "A mid-tempo rock groove in A minor at 120 BPM with drums, bass and a synth pad."
+
+
+class ReviewFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.Review
+
+    generation = factory.SubFactory(GenerationFactory)
+    expert = factory.LazyFunction(expert)
+
+
+class FlagFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.Flag
+
+    review = factory.SubFactory(ReviewFactory)
+    category = factory.LazyFunction(
+        lambda: models.ErrorCategory.objects.get(code="instrument-not-present")
+    )
+    start_char = 63
+    end_char = 68
+    quoted_text = "drums"
