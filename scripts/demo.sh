@@ -23,10 +23,10 @@ cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
 trap cleanup EXIT INT TERM
 
 .venv/bin/celery -A workbench --quiet worker -Q audio,gpu_inference,gpu_training --concurrency 1 \
-  --loglevel WARNING --logfile "$WORKBENCH_DATA_DIR/celery.log" &
+  --loglevel WARNING --logfile "$WORKBENCH_DATA_DIR/celery.log" 2>> "$WORKBENCH_DATA_DIR/celery.log" &
 pids+=($!)
 .venv/bin/daphne -b "$HOST" -p "$PORT" workbench.asgi:application \
-  2>> "$WORKBENCH_DATA_DIR/web.log" &
+  >> "$WORKBENCH_DATA_DIR/web.log" 2>&1 &
 pids+=($!)
 
 for _ in $(seq 1 120); do

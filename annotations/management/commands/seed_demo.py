@@ -81,7 +81,7 @@ class Command(BaseCommand):
         self._songs()
         self._model_registry()
         self.stdout.write("Demo users (username / password / role):")
-        for username, role, password in passwords:
+        for username, password, role in passwords:
             self.stdout.write(f"  {username:8} {password:24} {role}")
 
     @transaction.atomic
@@ -114,7 +114,7 @@ class Command(BaseCommand):
             user.save()
             user.groups.add(Group.objects.get(name=role))
             known[username] = password
-            printed.append((username, role, password))
+            printed.append((username, password, role))
             if role == EXPERT:
                 profile, _ = ExpertProfile.objects.get_or_create(user=user, defaults={"display_name": display})
                 profile.genres.set(Genre.objects.filter(slug__in=genres))
@@ -123,7 +123,7 @@ class Command(BaseCommand):
                 profile.instruments.set(Instrument.objects.filter(slug__in=instruments))
         password_file.write_text("".join(f"{u} {p}\n" for u, p in known.items()))
         password_file.chmod(0o600)
-        return [(u, p, r) for u, r, p in printed]
+        return printed
 
     def _songs(self) -> None:
         admin = get_user_model().objects.get(username="ada")

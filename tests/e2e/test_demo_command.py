@@ -1,0 +1,105 @@
+"""The README's demo command, started for real on SQLite in a temp dir, then used over HTTP."""
+
+from __future__ import annotations
+
+import http.cookiejar
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> Iterator[dict]:  # type: ignore[no-untyped-def]
+    data_dir = tmp_path_factory.mktemp("demo")
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WORKBENCH_", "DJANGO_"))}
+    env.update(PORT=str(port), WORKBENCH_DATA_DIR=str(data_dir))
+    process = subprocess.Popen(
+        ["bash", "scripts/demo.sh"], cwd=ROOT, env=env, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    lines: list[str] = []
+    url = None
+    deadline = time.monotonic() + 600  # a fresh machine installs packages first
+    assert process.stdout is not None
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        match = re.search(r"running at (http://\S+/)", line)
+        if match:
+            url = match.group(1)
+            break
+    try:
+        assert url, "the demo never printed its URL:\n" + "".join(lines)
+        passwords = dict(re.findall(r"^\s+(\w+)\s+(\S+)\s+(?:expert|admin|auditor)$", "".join(lines), re.M))
+        yield {"url": url, "passwords": passwords, "data_dir": data_dir, "output": "".join(lines)}
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+def _browser() -> urllib.request.OpenerDirector:
+    return urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+
+
+def _login(opener, base: str, username: str, password: str) -> str:  # type: ignore[no-untyped-def]
+    form = opener.open(base + "accounts/login/").read().decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form).group(1)
+    data = urllib.parse.urlencode(
+        {"username": username, "password": password, "csrfmiddlewaretoken": token, "next": "/"}
+    ).encode()
+    request = urllib.request.Request(base + "accounts/login/", data=data, headers={"Referer": base})
+    return opener.open(request).read().decode()
+
+
+def test_the_demo_prints_a_user_for_each_role(demo) -> None:  # type: ignore[no-untyped-def]
+    for role in ("expert", "admin", "auditor"):
+        assert re.search(rf"^\s+\w+\s+\S+\s+{role}$", demo["output"], re.M), demo["output"]
+    assert (demo["data_dir"] / "workbench.sqlite3").exists()
+
+
+def test_an_expert_logs_in_over_http(demo) -> None:  # type: ignore[no-untyped-def]
+    page = _login(_browser(), demo["url"], "maya", demo["passwords"]["maya"])
+    assert "Welcome, maya" in page
+    assert "Your reviews" in page
+
+
+def test_a_wrong_password_is_refused(demo) -> None:  # type: ignore[no-untyped-def]
+    page = _login(_browser(), demo["url"], "maya", "not-the-password")
+    assert "didn't match" in page
+
+
+def test_the_demo_worker_probes_the_demo_songs(demo) -> None:  # type: ignore[no-untyped-def]
+    opener = _browser()
+    _login(opener, demo["url"], "ada", demo["passwords"]["ada"])
+    deadline = time.monotonic() + 120
+    page = ""
+    while time.monotonic() < deadline:
+        page = opener.open(demo["url"] + "songs/").read().decode()
+        if "checking…" not in page:
+            break
+        time.sleep(1)
+    assert "Demo waltz in G major" in page
+    assert "flac · 22050 Hz · 2 ch" in page, "the file-system broker's worker never probed the songs"

@@ -1,0 +1,78 @@
+"""A task through a real Celery worker process consuming the Redis broker, on the test database."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.conf import settings as django_settings
+
+from annotations import demo_audio
+from annotations.models import AudioFile
+from annotations.services.audio_files import audio_file_add
+from tests import factories
+from workbench.celery import app
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+
+
+def _database_url() -> str:
+    db = django_settings.DATABASES["default"]
+    assert db["ENGINE"] == "django.db.backends.postgresql", "worker tests run on PostgreSQL"
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    return f"postgres://{auth}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@pytest.fixture
+def worker(tmp_path: Path, settings) -> Iterator[subprocess.Popen]:
+    assert settings.CELERY_BROKER_URL.startswith("redis://"), "the worker test needs the Redis broker"
+    settings.MEDIA_ROOT = str(tmp_path / "storage")
+    app.control.purge()  # messages left by an interrupted earlier run would only add noise
+    env = dict(os.environ)
+    env.update(DATABASE_URL=_database_url(), WORKBENCH_STORAGE_ROOT=settings.MEDIA_ROOT,
+               WORKBENCH_DATA_DIR=str(tmp_path / "data"))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "workbench", "worker", "-Q", "audio",
+         "--pool", "solo", "--loglevel", "INFO", "-n", f"test-{os.getpid()}@%h"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    yield process
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def test_the_audio_worker_probes_a_stored_file(worker: subprocess.Popen, tmp_path: Path) -> None:
+    piece = demo_audio.DemoPiece("w", 100, 4, (("C4", "E4", "G4"),), False, 2.5, sample_rate=16000)
+    source = demo_audio.write(piece, tmp_path / "piece.flac")
+    # transaction=True: on_commit fires at once, so this enqueues onto the Redis broker.
+    audio = audio_file_add(song=factories.SongFactory(), source=source)
+
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        audio = AudioFile.objects.get(pk=audio.pk)
+        if audio.probed_at is not None or worker.poll() is not None:
+            break
+        time.sleep(0.25)
+    if audio.probed_at is None:
+        worker.terminate()
+        pytest.fail("the worker never probed the file:\n" + (worker.stdout.read() if worker.stdout else ""))
+    assert audio.probe_error == ""
+    assert audio.format == "flac"
+    assert audio.duration_seconds == pytest.approx(2.5)
+    assert audio.sample_rate == 16000
+
+
+def test_tasks_are_routed_to_their_queue() -> None:
+    from workers.audio import probe_audio_file
+
+    route = app.amqp.router.route({}, probe_audio_file.name)
+    assert route["queue"].name == "audio"
