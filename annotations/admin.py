@@ -25,7 +25,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(models.Genre, models.Language)
 class VocabularyAdmin(admin.ModelAdmin):
-    list_display = ("name", "slug")
+    list_display: tuple[str, ...] = ("name", "slug")
     search_fields = ("name", "slug")
     prepopulated_fields = {"slug": ("name",)}
 
@@ -45,8 +45,15 @@ class InstrumentAdmin(VocabularyAdmin):
 class AudioFileInline(admin.TabularInline):
     model = models.AudioFile
     extra = 0
-    fields = ("original_filename", "format", "duration_seconds", "sample_rate", "channels",
-              "sha256", "probe_error")
+    fields = (
+        "original_filename",
+        "format",
+        "duration_seconds",
+        "sample_rate",
+        "channels",
+        "sha256",
+        "probe_error",
+    )
     readonly_fields = fields
     can_delete = False
 
@@ -117,8 +124,17 @@ class GenerationAdmin(ReadOnlyAdmin):
 class FlagInline(admin.TabularInline):
     model = models.Flag
     extra = 0
-    fields = ("category", "target", "start_char", "end_char", "quoted_text", "severity",
-              "audio_start_seconds", "audio_end_seconds", "correction")
+    fields = (
+        "category",
+        "target",
+        "start_char",
+        "end_char",
+        "quoted_text",
+        "severity",
+        "audio_start_seconds",
+        "audio_end_seconds",
+        "correction",
+    )
     readonly_fields = fields
     can_delete = False
 

@@ -35,4 +35,6 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json({"type": "pong"})
 
     async def notify(self, message: dict[str, Any]) -> None:
-        await self.send_json({"type": "notification", "event": message["event"], "data": message["data"]})
+        await self.send_json(
+            {"type": "notification", "event": message["event"], "data": message["data"]}
+        )

@@ -54,7 +54,9 @@ def render(piece: DemoPiece) -> np.ndarray:
         env = np.minimum(1.0, seg * 40) * np.exp(-seg * 0.8)
         for note in chord:
             f = _hz(_midi(note))
-            out[start:end] += 0.12 * env * (np.sin(2 * np.pi * f * seg) + 0.3 * np.sin(4 * np.pi * f * seg))
+            out[start:end] += (
+                0.12 * env * (np.sin(2 * np.pi * f * seg) + 0.3 * np.sin(4 * np.pi * f * seg))
+            )
         root = _hz(_midi(chord[0]) - 12)
         for b in range(piece.beats_per_bar):
             s = start + int(b * beat * sr)
@@ -69,8 +71,10 @@ def render(piece: DemoPiece) -> np.ndarray:
         for b in range(n_beats):
             s = int(b * beat * sr)
             k = np.arange(min(int(0.15 * sr), total - s)) / sr
-            if b % piece.beats_per_bar in (0, 2) or piece.beats_per_bar == 3 and b % 3 == 0:
-                out[s : s + len(k)] += 0.6 * np.exp(-k * 25) * np.sin(2 * np.pi * (50 + 80 * np.exp(-k * 30)) * k)
+            if b % piece.beats_per_bar in (0, 2) or (piece.beats_per_bar == 3 and b % 3 == 0):
+                out[s : s + len(k)] += (
+                    0.6 * np.exp(-k * 25) * np.sin(2 * np.pi * (50 + 80 * np.exp(-k * 30)) * k)
+                )
             if piece.beats_per_bar == 4 and b % 4 in (1, 3):
                 out[s : s + len(k)] += 0.25 * np.exp(-k * 30) * rng.standard_normal(len(k))
             h = s + int(beat * sr / 2)
@@ -84,6 +88,8 @@ def render(piece: DemoPiece) -> np.ndarray:
 
 def write(piece: DemoPiece, path: Path) -> Path:
     """Write the piece; the container follows the suffix (.wav, .flac, .ogg)."""
-    fmt = {".wav": ("WAV", "PCM_16"), ".flac": ("FLAC", "PCM_16"), ".ogg": ("OGG", "VORBIS")}[path.suffix]
+    fmt = {".wav": ("WAV", "PCM_16"), ".flac": ("FLAC", "PCM_16"), ".ogg": ("OGG", "VORBIS")}[
+        path.suffix
+    ]
     soundfile.write(str(path), render(piece), piece.sample_rate, format=fmt[0], subtype=fmt[1])
     return path

@@ -59,8 +59,10 @@ def access_review_for_user(user: Any, pk: int, *, write: bool = False) -> Review
         if write and review.status == Review.Status.SUBMITTED:
             raise PermissionDenied("This review was submitted and can no longer be edited.")
         return review
-    if write or review.status != Review.Status.SUBMITTED or not user.has_perm(
-        "annotations.view_review"
+    if (
+        write
+        or review.status != Review.Status.SUBMITTED
+        or not user.has_perm("annotations.view_review")
     ):
         # Another expert's draft must not even be known to exist.
         raise Http404("No such review.")

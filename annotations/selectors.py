@@ -91,9 +91,7 @@ def home_summary(user: Any) -> dict[str, Any]:
         summary["generation_count"] = Generation.objects.filter(
             status=Generation.Status.SUCCEEDED
         ).count()
-        summary["submitted_reviews"] = Review.objects.filter(
-            status=Review.Status.SUBMITTED
-        ).count()
+        summary["submitted_reviews"] = Review.objects.filter(status=Review.Status.SUBMITTED).count()
         summary["serving_versions"] = list(
             ModelVersion.objects.filter(status=ModelVersion.Status.SERVING)
         )

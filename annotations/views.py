@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_not_required, permission_required
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django_htmx.middleware import HtmxDetails
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
@@ -33,7 +34,8 @@ def song_list(request: HttpRequest) -> HttpResponse:
     except ValueError:
         page_number = 1
     page = selectors.song_list(**filters, page=page_number)
-    template = "songs/list.html#results" if request.htmx else "songs/list.html"
+    htmx: HtmxDetails = request.htmx  # type: ignore[attr-defined]
+    template = "songs/list.html#results" if htmx else "songs/list.html"
     return render(
         request,
         template,

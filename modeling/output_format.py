@@ -8,7 +8,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_STRICT = re.compile(r"^\s*<think>(?P<think>.*?)</think>\s*<answer>(?P<answer>.*?)</answer>\s*$", re.S)
+_STRICT = re.compile(
+    r"^\s*<think>(?P<think>.*?)</think>\s*<answer>(?P<answer>.*?)</answer>\s*$", re.S
+)
 _THINK = re.compile(r"<think>(?P<think>.*?)(?:</think>|$)", re.S)
 _ANSWER = re.compile(r"<answer>(?P<answer>.*?)(?:</answer>|$)", re.S)
 

@@ -31,4 +31,3 @@ def auditor_user(db):
 @pytest.fixture
 def role_users(expert_user, admin_user, auditor_user):
     return {"expert": expert_user, "admin": admin_user, "auditor": auditor_user}
-

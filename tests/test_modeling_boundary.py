@@ -45,7 +45,11 @@ def test_modeling_imports_with_django_unavailable_and_without_torch() -> None:
         "print('torch' in sys.modules, 'transformers' in sys.modules)\n"
     )
     result = subprocess.run(
-        [sys.executable, "-c", script], cwd=MODELING.parent, capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", script],
+        cwd=MODELING.parent,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False False", "heavy libraries load lazily, inside functions"

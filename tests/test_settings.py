@@ -20,13 +20,20 @@ PRODUCTION_ENV = {
 
 
 def _manage(*args: str, env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items()
-             if not k.startswith(("WORKBENCH_", "DJANGO_", "DATABASE_", "CELERY_", "CHANNEL_"))}
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("WORKBENCH_", "DJANGO_", "DATABASE_", "CELERY_", "CHANNEL_"))
+    }
     clean.update(env)
     clean.setdefault("WORKBENCH_DATA_DIR", str(tmp_path))
     return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=clean,
-        capture_output=True, text=True, timeout=120,
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -51,15 +58,20 @@ def test_an_unknown_environment_name_is_refused(tmp_path: Path) -> None:
 
 
 def test_deploy_check_passes_with_production_settings(tmp_path: Path) -> None:
-    result = _manage("check", "--deploy", "--fail-level", "WARNING", env=PRODUCTION_ENV, tmp_path=tmp_path)
+    result = _manage(
+        "check", "--deploy", "--fail-level", "WARNING", env=PRODUCTION_ENV, tmp_path=tmp_path
+    )
     assert result.returncode == 0, result.stderr + result.stdout
     assert "no issues" in result.stdout
 
 
 def test_debug_is_off_unless_asked(tmp_path: Path) -> None:
     result = _manage(
-        "shell", "-c", "from django.conf import settings; print(settings.DEBUG, settings.DATABASES['default']['ENGINE'])",
-        env={"WORKBENCH_ENV": "demo"}, tmp_path=tmp_path,
+        "shell",
+        "-c",
+        "from django.conf import settings; print(settings.DEBUG, settings.DATABASES['default']['ENGINE'])",
+        env={"WORKBENCH_ENV": "demo"},
+        tmp_path=tmp_path,
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "False django.db.backends.sqlite3"

@@ -30,7 +30,9 @@ def test_the_channel_layer_is_redis(settings) -> None:
 
 def test_an_anonymous_socket_is_closed_before_joining_anything() -> None:
     async def scenario():  # type: ignore[no-untyped-def]
-        communicator = WebsocketCommunicator(application, "/ws/notifications/", headers=_headers_for(None))
+        communicator = WebsocketCommunicator(
+            application, "/ws/notifications/", headers=_headers_for(None)
+        )
         connected, code = await communicator.connect()
         return connected, code
 
@@ -46,7 +48,9 @@ def test_a_user_receives_their_own_notifications_only() -> None:
         theirs = WebsocketCommunicator(application, "/ws/notifications/", headers=arjun_headers)
         assert (await mine.connect())[0]
         assert (await theirs.connect())[0]
-        await sync_to_async(notify_user)(user_id=maya.pk, event="audio_file.probed", data={"song": 7})
+        await sync_to_async(notify_user)(
+            user_id=maya.pk, event="audio_file.probed", data={"song": 7}
+        )
         received = await mine.receive_json_from(timeout=5)
         nothing_for_arjun = await theirs.receive_nothing(timeout=0.5)
         await mine.send_json_to({"type": "ping"})
@@ -63,7 +67,9 @@ def test_a_user_receives_their_own_notifications_only() -> None:
 
 def test_a_socket_from_a_foreign_origin_is_refused() -> None:
     user = factories.expert()
-    headers = [h for h in _headers_for(user) if h[0] != b"origin"] + [(b"origin", b"http://evil.example")]
+    headers = [h for h in _headers_for(user) if h[0] != b"origin"] + [
+        (b"origin", b"http://evil.example")
+    ]
 
     async def scenario():  # type: ignore[no-untyped-def]
         communicator = WebsocketCommunicator(application, "/ws/notifications/", headers=headers)

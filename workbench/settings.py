@@ -170,7 +170,7 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": DATA_DIR / "workbench.sqlite3",
+            "NAME": str(DATA_DIR / "workbench.sqlite3"),
             # WAL lets the web server and the Celery worker use the file at the same time.
             "OPTIONS": {
                 "init_command": "PRAGMA journal_mode=WAL;",

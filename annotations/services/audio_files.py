@@ -45,7 +45,7 @@ def audio_file_add(*, song: Song, source: Path, original_filename: str = "") -> 
         with transaction.atomic():
             with source.open("rb") as stream:
                 audio_file.file.save(original_filename or source.name, File(stream), save=False)
-            stored_name = audio_file.file.name
+            stored_name = audio_file.file.name or ""
             audio_file.full_clean()
             audio_file.save()
             transaction.on_commit(lambda: _enqueue_probe(audio_file.pk))

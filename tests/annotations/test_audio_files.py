@@ -20,7 +20,9 @@ def wav(tmp_path: Path) -> Path:
     return demo_audio.write(PIECE, tmp_path / "groove.wav")
 
 
-def test_it_stores_the_file_under_its_content_hash(db, wav: Path, django_capture_on_commit_callbacks) -> None:
+def test_it_stores_the_file_under_its_content_hash(
+    db, wav: Path, django_capture_on_commit_callbacks
+) -> None:
     song = factories.SongFactory()
     with django_capture_on_commit_callbacks() as callbacks:
         audio = audio_file_add(song=song, source=wav)

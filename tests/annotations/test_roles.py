@@ -13,8 +13,9 @@ def test_the_migrations_create_each_role_with_exactly_its_permissions(db) -> Non
 
 
 def test_only_experts_may_review(role_users) -> None:
-    can_review = {name for name, user in role_users.items()
-                  if user.has_perm("annotations.review_generations")}
+    can_review = {
+        name for name, user in role_users.items() if user.has_perm("annotations.review_generations")
+    }
     assert can_review == {EXPERT}
 
 
@@ -26,7 +27,9 @@ def test_only_admins_may_train_and_promote(role_users) -> None:
 
 def test_auditors_export_and_change_nothing(auditor_user) -> None:
     assert auditor_user.has_perm("annotations.export_audit")
-    changing = [c for c in ROLE_PERMISSIONS[AUDITOR] if not c.startswith("view_") and c != "export_audit"]
+    changing = [
+        c for c in ROLE_PERMISSIONS[AUDITOR] if not c.startswith("view_") and c != "export_audit"
+    ]
     assert changing == []
 
 

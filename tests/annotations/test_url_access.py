@@ -26,8 +26,12 @@ MATRIX: dict[str, tuple[str, dict[str, object]]] = {
     "logout": ("post", {ANON: 302, "expert": 302, "admin": 302, "auditor": 302}),
     "admin:index": (
         "get",
-        {ANON: ADMIN_LOGIN_REDIRECT, "expert": ADMIN_LOGIN_REDIRECT, "admin": 200,
-         "auditor": ADMIN_LOGIN_REDIRECT},
+        {
+            ANON: ADMIN_LOGIN_REDIRECT,
+            "expert": ADMIN_LOGIN_REDIRECT,
+            "admin": 200,
+            "auditor": ADMIN_LOGIN_REDIRECT,
+        },
     ),
 }
 

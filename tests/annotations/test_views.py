@@ -20,7 +20,11 @@ def test_song_list_filters_by_culture(expert_user) -> None:
     hindustani = factories.CultureFactory(slug="hindustani", name="Hindustani")
     factories.SongFactory(title="Raga Yaman").cultures.add(hindustani)
     factories.SongFactory(title="Garota de Ipanema")
-    page = client_for(expert_user).get(reverse("song_list"), {"culture": "hindustani"}).content.decode()
+    page = (
+        client_for(expert_user)
+        .get(reverse("song_list"), {"culture": "hindustani"})
+        .content.decode()
+    )
     assert "Raga Yaman" in page
     assert "Garota de Ipanema" not in page
 
@@ -41,7 +45,9 @@ def test_song_text_is_escaped(expert_user) -> None:
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body
 
 
-def test_song_list_query_count_does_not_grow_with_songs(expert_user, django_assert_max_num_queries) -> None:
+def test_song_list_query_count_does_not_grow_with_songs(
+    expert_user, django_assert_max_num_queries
+) -> None:
     genre = factories.GenreFactory()
     for _ in range(30):
         song = factories.SongFactory()

@@ -32,8 +32,13 @@ def demo(tmp_path_factory) -> Iterator[dict]:  # type: ignore[no-untyped-def]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("WORKBENCH_", "DJANGO_"))}
     env.update(PORT=str(port), WORKBENCH_DATA_DIR=str(data_dir))
     process = subprocess.Popen(
-        ["bash", "scripts/demo.sh"], cwd=ROOT, env=env, text=True,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+        ["bash", "scripts/demo.sh"],
+        cwd=ROOT,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     lines: list[str] = []
     url = None
@@ -50,7 +55,9 @@ def demo(tmp_path_factory) -> Iterator[dict]:  # type: ignore[no-untyped-def]
             break
     try:
         assert url, "the demo never printed its URL:\n" + "".join(lines)
-        passwords = dict(re.findall(r"^\s+(\w+)\s+(\S+)\s+(?:expert|admin|auditor)$", "".join(lines), re.M))
+        passwords = dict(
+            re.findall(r"^\s+(\w+)\s+(\S+)\s+(?:expert|admin|auditor)$", "".join(lines), re.M)
+        )
         yield {"url": url, "passwords": passwords, "data_dir": data_dir, "output": "".join(lines)}
     finally:
         os.killpg(process.pid, signal.SIGTERM)
@@ -61,7 +68,9 @@ def demo(tmp_path_factory) -> Iterator[dict]:  # type: ignore[no-untyped-def]
 
 
 def _browser() -> urllib.request.OpenerDirector:
-    return urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+    return urllib.request.build_opener(
+        urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+    )
 
 
 def _login(opener, base: str, username: str, password: str) -> str:  # type: ignore[no-untyped-def]
@@ -102,4 +111,6 @@ def test_the_demo_worker_probes_the_demo_songs(demo) -> None:  # type: ignore[no
             break
         time.sleep(1)
     assert "Demo waltz in G major" in page
-    assert "flac · 22050 Hz · 2 ch" in page, "the file-system broker's worker never probed the songs"
+    assert "flac · 22050 Hz · 2 ch" in page, (
+        "the file-system broker's worker never probed the songs"
+    )

@@ -31,16 +31,39 @@ def _database_url() -> str:
 
 @pytest.fixture
 def worker(tmp_path: Path, settings) -> Iterator[subprocess.Popen]:
-    assert settings.CELERY_BROKER_URL.startswith("redis://"), "the worker test needs the Redis broker"
+    assert settings.CELERY_BROKER_URL.startswith("redis://"), (
+        "the worker test needs the Redis broker"
+    )
     settings.MEDIA_ROOT = str(tmp_path / "storage")
     app.control.purge()  # messages left by an interrupted earlier run would only add noise
     env = dict(os.environ)
-    env.update(DATABASE_URL=_database_url(), WORKBENCH_STORAGE_ROOT=settings.MEDIA_ROOT,
-               WORKBENCH_DATA_DIR=str(tmp_path / "data"))
+    env.update(
+        DATABASE_URL=_database_url(),
+        WORKBENCH_STORAGE_ROOT=settings.MEDIA_ROOT,
+        WORKBENCH_DATA_DIR=str(tmp_path / "data"),
+    )
     process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "workbench", "worker", "-Q", "audio",
-         "--pool", "solo", "--loglevel", "INFO", "-n", f"test-{os.getpid()}@%h"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "workbench",
+            "worker",
+            "-Q",
+            "audio",
+            "--pool",
+            "solo",
+            "--loglevel",
+            "INFO",
+            "-n",
+            f"test-{os.getpid()}@%h",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     yield process
     process.terminate()
@@ -64,7 +87,9 @@ def test_the_audio_worker_probes_a_stored_file(worker: subprocess.Popen, tmp_pat
         time.sleep(0.25)
     if audio.probed_at is None:
         worker.terminate()
-        pytest.fail("the worker never probed the file:\n" + (worker.stdout.read() if worker.stdout else ""))
+        pytest.fail(
+            "the worker never probed the file:\n" + (worker.stdout.read() if worker.stdout else "")
+        )
     assert audio.probe_error == ""
     assert audio.format == "flac"
     assert audio.duration_seconds == pytest.approx(2.5)

@@ -29,20 +29,43 @@ from annotations.roles import ADMIN, AUDITOR, EXPERT
 from annotations.services.audio_files import audio_file_add
 
 # (username, role, display name, expertise: genres, cultures, languages, instruments)
-DEMO_USERS = (
-    ("maya", EXPERT, "Maya (Brazilian popular music)", ["bossa-nova", "samba"], ["brazil"], ["pt"], ["nylon-guitar"]),
-    ("arjun", EXPERT, "Arjun (Hindustani classical)", ["hindustani-classical"], ["hindustani"], ["hi"], ["tabla", "sitar"]),
+DEMO_USERS: tuple[tuple[str, str, str, list[str], list[str], list[str], list[str]], ...] = (
+    (
+        "maya",
+        EXPERT,
+        "Maya (Brazilian popular music)",
+        ["bossa-nova", "samba"],
+        ["brazil"],
+        ["pt"],
+        ["nylon-guitar"],
+    ),
+    (
+        "arjun",
+        EXPERT,
+        "Arjun (Hindustani classical)",
+        ["hindustani-classical"],
+        ["hindustani"],
+        ["hi"],
+        ["tabla", "sitar"],
+    ),
     ("ada", ADMIN, "", [], [], [], []),
     ("ravi", AUDITOR, "", [], [], [], []),
 )
 
 GENRES = {
-    "bossa-nova": "Bossa nova", "samba": "Samba", "hindustani-classical": "Hindustani classical",
-    "rock": "Rock", "folk": "Folk", "electronic": "Electronic", "waltz": "Waltz",
+    "bossa-nova": "Bossa nova",
+    "samba": "Samba",
+    "hindustani-classical": "Hindustani classical",
+    "rock": "Rock",
+    "folk": "Folk",
+    "electronic": "Electronic",
+    "waltz": "Waltz",
 }
 CULTURES = {
-    "brazil": ("Brazilian", "Latin America"), "hindustani": ("Hindustani", "South Asia"),
-    "anglo-american": ("Anglo-American", "North America"), "central-european": ("Central European", "Europe"),
+    "brazil": ("Brazilian", "Latin America"),
+    "hindustani": ("Hindustani", "South Asia"),
+    "anglo-american": ("Anglo-American", "North America"),
+    "central-european": ("Central European", "Europe"),
 }
 LANGUAGES = {"en": "English", "pt": "Portuguese", "hi": "Hindi"}
 INSTRUMENTS = {
@@ -53,21 +76,65 @@ INSTRUMENTS = {
     "synth-pad": ("Synth pad", "electrophone", None),
 }
 
-PIECES = (
-    (demo_audio.DemoPiece("Demo groove in A minor", 120, 4, (("A3", "C4", "E4"), ("F3", "A3", "C4"), ("C3", "E3", "G3"), ("G3", "B3", "D4")), True, 24.0),
-     ".wav", ["rock"], ["anglo-american"], ["en"]),
-    (demo_audio.DemoPiece("Demo waltz in G major", 96, 3, (("G3", "B3", "D4"), ("C4", "E4", "G4"), ("D3", "F#3", "A3"), ("G3", "B3", "D4")), True, 22.5),
-     ".flac", ["waltz"], ["central-european"], []),
-    (demo_audio.DemoPiece("Demo pad in D major (no drums)", 84, 4, (("D3", "F#3", "A3"), ("G3", "B3", "D4"), ("A3", "C#4", "E4"), ("D3", "F#3", "A3")), False, 20.0),
-     ".ogg", ["electronic"], [], []),
+PIECES: tuple[tuple[demo_audio.DemoPiece, str, list[str], list[str], list[str]], ...] = (
+    (
+        demo_audio.DemoPiece(
+            "Demo groove in A minor",
+            120,
+            4,
+            (("A3", "C4", "E4"), ("F3", "A3", "C4"), ("C3", "E3", "G3"), ("G3", "B3", "D4")),
+            True,
+            24.0,
+        ),
+        ".wav",
+        ["rock"],
+        ["anglo-american"],
+        ["en"],
+    ),
+    (
+        demo_audio.DemoPiece(
+            "Demo waltz in G major",
+            96,
+            3,
+            (("G3", "B3", "D4"), ("C4", "E4", "G4"), ("D3", "F#3", "A3"), ("G3", "B3", "D4")),
+            True,
+            22.5,
+        ),
+        ".flac",
+        ["waltz"],
+        ["central-european"],
+        [],
+    ),
+    (
+        demo_audio.DemoPiece(
+            "Demo pad in D major (no drums)",
+            84,
+            4,
+            (("D3", "F#3", "A3"), ("G3", "B3", "D4"), ("A3", "C#4", "E4"), ("D3", "F#3", "A3")),
+            False,
+            20.0,
+        ),
+        ".ogg",
+        ["electronic"],
+        [],
+        [],
+    ),
 )
 
 PROMPTS = (
-    ("caption", False, "Describe this track in full detail - tell me the genre, tempo, and key, then dive "
-     "into the instruments, production style, and overall mood it creates."),
-    ("caption-think", True, "Describe this track in full detail: genre, tempo (BPM), key and metre, "
-     "instrumentation and production, vocals and lyrics, structure with timestamps, harmony, and "
-     "its mood and cultural context."),
+    (
+        "caption",
+        False,
+        "Describe this track in full detail - tell me the genre, tempo, and key, then dive "
+        "into the instruments, production style, and overall mood it creates.",
+    ),
+    (
+        "caption-think",
+        True,
+        "Describe this track in full detail: genre, tempo (BPM), key and metre, "
+        "instrumentation and production, vocals and lyrics, structure with timestamps, harmony, and "
+        "its mood and cultural context.",
+    ),
 )
 
 
@@ -95,14 +162,21 @@ class Command(BaseCommand):
         for slug, (name, family, culture) in INSTRUMENTS.items():
             Instrument.objects.get_or_create(
                 slug=slug,
-                defaults={"name": name, "family": family,
-                          "culture": Culture.objects.filter(slug=culture).first()},
+                defaults={
+                    "name": name,
+                    "family": family,
+                    "culture": Culture.objects.filter(slug=culture).first(),
+                },
             )
         # Passwords are random per installation and kept beside the database, readable only by us.
         password_file = Path(settings.DATA_DIR) / "demo_passwords.txt"
-        known = dict(
-            line.split(" ", 1) for line in password_file.read_text().splitlines() if " " in line
-        ) if password_file.exists() else {}
+        known = (
+            dict(
+                line.split(" ", 1) for line in password_file.read_text().splitlines() if " " in line
+            )
+            if password_file.exists()
+            else {}
+        )
         user_model = get_user_model()
         printed = []
         for username, role, display, genres, cultures, languages, instruments in DEMO_USERS:
@@ -110,13 +184,17 @@ class Command(BaseCommand):
             user, created = user_model.objects.get_or_create(username=username)
             if created or username not in known:
                 user.set_password(password)
-            user.is_staff = role == ADMIN  # admins use the Django admin for vocabularies and taxonomy
+            user.is_staff = (
+                role == ADMIN
+            )  # admins use the Django admin for vocabularies and taxonomy
             user.save()
             user.groups.add(Group.objects.get(name=role))
             known[username] = password
             printed.append((username, password, role))
             if role == EXPERT:
-                profile, _ = ExpertProfile.objects.get_or_create(user=user, defaults={"display_name": display})
+                profile, _ = ExpertProfile.objects.get_or_create(
+                    user=user, defaults={"display_name": display}
+                )
                 profile.genres.set(Genre.objects.filter(slug__in=genres))
                 profile.cultures.set(Culture.objects.filter(slug__in=cultures))
                 profile.languages.set(Language.objects.filter(slug__in=languages))
@@ -134,8 +212,11 @@ class Command(BaseCommand):
                 path = demo_audio.write(piece, Path(tmp) / f"demo{suffix}")
                 with transaction.atomic():
                     song = Song.objects.create(
-                        title=piece.title, artist="Flamingo Workbench demo", year=2026,
-                        licence="CC0 (synthesised for the demo)", source="annotations/demo_audio.py",
+                        title=piece.title,
+                        artist="Flamingo Workbench demo",
+                        year=2026,
+                        licence="CC0 (synthesised for the demo)",
+                        source="annotations/demo_audio.py",
                         tags=["demo", f"{piece.bpm:g} bpm", f"{piece.beats_per_bar} beats per bar"],
                         added_by=admin,
                     )
@@ -143,7 +224,9 @@ class Command(BaseCommand):
                     song.cultures.set(Culture.objects.filter(slug__in=cultures))
                     song.languages.set(Language.objects.filter(slug__in=languages))
                     try:
-                        audio_file_add(song=song, source=path, original_filename=f"{piece.title}{suffix}")
+                        audio_file_add(
+                            song=song, source=path, original_filename=f"{piece.title}{suffix}"
+                        )
                     except ValidationFailed as exc:
                         raise CommandError(exc.message) from exc
                 self.stdout.write(f"Added song: {piece.title} ({suffix[1:]}); probe queued")
@@ -156,7 +239,11 @@ class Command(BaseCommand):
             )
         for name, variant, uri in (
             ("music-flamingo-2601", ModelVersion.Variant.INSTRUCT, "nvidia/music-flamingo-2601-hf"),
-            ("music-flamingo-think-2601", ModelVersion.Variant.THINK, "nvidia/music-flamingo-think-2601-hf"),
+            (
+                "music-flamingo-think-2601",
+                ModelVersion.Variant.THINK,
+                "nvidia/music-flamingo-think-2601-hf",
+            ),
         ):
             ModelVersion.objects.get_or_create(
                 name=name,
