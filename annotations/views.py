@@ -5,10 +5,10 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_not_required, permission_required
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django_htmx.middleware import HtmxDetails
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
+from django_htmx.middleware import HtmxDetails
 
 from annotations import selectors
 from annotations.models import Song
