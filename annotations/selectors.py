@@ -32,9 +32,12 @@ def song_list(
         songs = songs.filter(genres__slug=genre)
     if culture:
         songs = songs.filter(cultures__slug=culture)
+    if genre or culture:
+        # Only joins through many-to-many tables can repeat a song; DISTINCT costs a sort.
+        songs = songs.distinct()
     if status:
         songs = songs.filter(status=status)
-    songs = songs.distinct().prefetch_related(
+    songs = songs.prefetch_related(
         "genres",
         "cultures",
         Prefetch("audio_files", queryset=AudioFile.objects.order_by("id")),

@@ -101,3 +101,15 @@ def test_tasks_are_routed_to_their_queue() -> None:
 
     route = app.amqp.router.route({}, probe_audio_file.name)
     assert route["queue"].name == "audio"
+
+
+@pytest.mark.parametrize(
+    ("task_name", "queue"),
+    [
+        ("workers.audio.analyse_song", "audio"),
+        ("workers.inference.generate", "gpu_inference"),
+        ("workers.training.run_stage", "gpu_training"),
+    ],
+)
+def test_each_task_module_routes_to_its_own_queue(task_name: str, queue: str) -> None:
+    assert app.amqp.router.route({}, task_name)["queue"].name == queue

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Run benchmarks on a throwaway PostgreSQL database. Usage: bash benchmarks/run.sh [name] [size]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export WORKBENCH_ENV=test WORKBENCH_DATA_DIR=${WORKBENCH_DATA_DIR:-$PWD/var/bench}
+if [ -z "${DATABASE_URL:-}" ]; then
+  db="bench_workbench_$$"
+  createdb -h 127.0.0.1 -U postgres "$db"
+  trap 'dropdb -h 127.0.0.1 -U postgres --if-exists "$db"' EXIT
+  export DATABASE_URL="postgres://postgres@127.0.0.1:5432/$db"
+fi
+.venv/bin/python manage.py migrate --noinput -v 0
+name=${1:-all}
+if [ "$name" = all ] || [ "$name" = song_list ]; then
+  .venv/bin/python -m benchmarks.song_list "${2:-20000}"
+fi

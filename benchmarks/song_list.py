@@ -1,0 +1,134 @@
+"""Song list page at N songs: the selector's page vs. a naive per-row rendering, same run.
+
+Usage (via benchmarks/run.sh, which prepares the database): python -m benchmarks.song_list N
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import statistics
+import sys
+import time
+
+import django
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "workbench.settings")
+
+django.setup()
+
+from django.contrib.auth.models import Group, User  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.template.loader import render_to_string  # noqa: E402
+from django.test import Client  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
+from annotations.models import AudioFile, Culture, Genre, Song  # noqa: E402
+
+REPEATS = 30
+
+
+def populate(n: int) -> None:
+    if Song.objects.count() >= n:
+        return
+    genres = [
+        Genre.objects.get_or_create(slug=f"g{i}", defaults={"name": f"Genre {i}"})[0]
+        for i in range(20)
+    ]
+    cultures = [
+        Culture.objects.get_or_create(
+            slug=f"c{i}", defaults={"name": f"Culture {i}", "region": f"R{i % 5}"}
+        )[0]
+        for i in range(12)
+    ]
+    batch = 5000
+    for start in tqdm(range(0, n, batch), desc="songs", unit="batch"):
+        songs = Song.objects.bulk_create(
+            Song(title=f"Song {i:07d}", artist=f"Artist {i % 997}")
+            for i in range(start, min(n, start + batch))
+        )
+        Song.genres.through.objects.bulk_create(
+            Song.genres.through(song_id=s.pk, genre_id=genres[s.pk % 20].pk) for s in songs
+        )
+        Song.cultures.through.objects.bulk_create(
+            Song.cultures.through(song_id=s.pk, culture_id=cultures[s.pk % 12].pk) for s in songs
+        )
+        AudioFile.objects.bulk_create(
+            AudioFile(
+                song=s,
+                sha256=hashlib.sha256(str(s.pk).encode()).hexdigest(),
+                size_bytes=1,
+                file=f"audio/x/{s.pk}.wav",
+                format="wav",
+                duration_seconds=200.0,
+                sample_rate=44100,
+                channels=2,
+            )
+            for s in songs
+        )
+
+
+def naive_page(page: int) -> str:
+    """What a first version would do: slice the queryset and let the template query per row."""
+    songs = Song.objects.order_by("title", "id")[(page - 1) * 50 : page * 50]
+    return render_to_string(
+        "songs/list.html#results", {"page": _FakePage(list(songs)), "filters": {}}
+    )
+
+
+class _FakePage:
+    def __init__(self, rows: list[Song]) -> None:
+        self.object_list = rows
+        self.paginator = type("P", (), {"num_pages": 1})()
+
+
+def measure(label: str, fn) -> tuple[float, float, int]:  # type: ignore[no-untyped-def]
+    warm = fn()
+    status = getattr(warm, "status_code", 200)
+    if status != 200:
+        raise SystemExit(f"{label}: HTTP {status}, not measuring an error page")
+    times = []
+    # Counted with an execute wrapper: a test-client request resets connection.queries mid-way.
+    queries: list[str] = []
+    with connection.execute_wrapper(
+        lambda execute, sql, *a: (queries.append(sql), execute(sql, *a))[1]
+    ):
+        fn()
+    for _ in range(REPEATS):
+        start = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - start) * 1000)
+    times.sort()
+    p50, p95 = statistics.median(times), times[int(len(times) * 0.95) - 1]
+    print(f"  {label:38} p50 {p50:8.1f} ms   p95 {p95:8.1f} ms   {len(queries):4d} queries")
+    return p50, p95, len(queries)
+
+
+def main() -> None:
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 20000
+    populate(n)
+    user, _ = User.objects.get_or_create(username="bench")
+    user.groups.add(Group.objects.get(name="auditor"))
+    client = Client(HTTP_HOST="localhost")
+    client.force_login(user)
+    print(
+        f"song_list at {Song.objects.count():,} songs (PostgreSQL), {REPEATS} repeats, partial render"
+    )
+    last = Song.objects.count() // 50
+    product_first = measure(
+        "product: page 1 (htmx partial)", lambda: client.get("/songs/", HTTP_HX_REQUEST="true")
+    )
+    product_last = measure(
+        f"product: page {last} (htmx partial)",
+        lambda: client.get(f"/songs/?page={last}", HTTP_HX_REQUEST="true"),
+    )
+    naive_first = measure("naive per-row: page 1", lambda: naive_page(1))
+    print(
+        f"  ratio naive/product p50 at page 1: {naive_first[0] / product_first[0]:.2f}x "
+        f"({naive_first[2]} vs {product_first[2]} queries); last page / first page: "
+        f"{product_last[0] / product_first[0]:.2f}x"
+    )
+
+
+if __name__ == "__main__":
+    main()
