@@ -31,3 +31,23 @@ def auditor_user(db):
 @pytest.fixture
 def role_users(expert_user, admin_user, auditor_user):
     return {"expert": expert_user, "admin": admin_user, "auditor": auditor_user}
+
+
+@pytest.fixture(autouse=True)
+def _reference_data_in_transactional_tests(request) -> None:  # type: ignore[no-untyped-def]
+    """Transactional tests flush the database, migration-made rows included: put them back.
+
+    (Django's serialized_rollback restores them too, but collides with content types re-created by
+    the flush's post_migrate; re-seeding from the same code the migrations run is simpler.)
+    """
+    marker = request.node.get_closest_marker("django_db")
+    if marker is None or not marker.kwargs.get("transaction"):
+        return
+    request.getfixturevalue("transactional_db")
+    from django.apps import apps
+
+    from annotations.roles import sync_role_groups
+    from annotations.taxonomy_seed import seed_error_taxonomy
+
+    sync_role_groups(apps)
+    seed_error_taxonomy(apps)

@@ -12,7 +12,7 @@ from annotations.services.notifications import notify_user
 from tests import factories
 from workbench.asgi import application
 
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def _headers_for(user) -> list[tuple[bytes, bytes]]:  # type: ignore[no-untyped-def]
