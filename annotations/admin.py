@@ -42,9 +42,22 @@ class InstrumentAdmin(VocabularyAdmin):
     list_filter = ("family",)
 
 
-class AudioFileInline(admin.TabularInline):
-    model = models.AudioFile
+class ReadOnlyInline(admin.TabularInline):
+    """Rows shown beside their parent but written only by the product's services."""
+
     extra = 0
+    can_delete = False
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return self.fields
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class AudioFileInline(ReadOnlyInline):
+    # Audio arrives through upload/import, which hash and validate it.
+    model = models.AudioFile
     fields = (
         "original_filename",
         "format",
@@ -54,11 +67,6 @@ class AudioFileInline(admin.TabularInline):
         "sha256",
         "probe_error",
     )
-    readonly_fields = fields
-    can_delete = False
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False  # audio arrives through upload/import, which hash and validate it
 
 
 @admin.register(models.Song)
@@ -121,9 +129,8 @@ class GenerationAdmin(ReadOnlyAdmin):
     search_fields = ("song__title", "answer_text")
 
 
-class FlagInline(admin.TabularInline):
+class FlagInline(ReadOnlyInline):
     model = models.Flag
-    extra = 0
     fields = (
         "category",
         "target",
@@ -135,11 +142,6 @@ class FlagInline(admin.TabularInline):
         "audio_end_seconds",
         "correction",
     )
-    readonly_fields = fields
-    can_delete = False
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(models.Review)

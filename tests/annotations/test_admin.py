@@ -49,3 +49,11 @@ def test_reviews_are_read_only_in_the_admin(admin_user) -> None:
     review.refresh_from_db()
     assert response.status_code == 403
     assert review.comment == ""
+
+
+def test_a_song_page_lists_its_audio_files_read_only(admin_user) -> None:
+    audio = factories.AudioFileFactory(original_filename="take-1.wav")
+    url = reverse("admin:annotations_song_change", args=[audio.song_id])
+    body = client_for(admin_user).get(url).content.decode()
+    assert "take-1.wav" in body
+    assert 'name="audio_files-0-original_filename"' not in body, "no editable audio fields"
