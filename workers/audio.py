@@ -8,8 +8,8 @@ from annotations.models import AudioFile
 from annotations.services.audio_files import audio_file_probe
 
 
-@shared_task(name="workers.audio.probe_audio_file", bind=True, max_retries=3)
-def probe_audio_file(self, audio_file_id: int) -> dict:
+@shared_task(name="workers.audio.probe_audio_file")
+def probe_audio_file(audio_file_id: int) -> dict:
     """Decode and hash-check one stored audio file. Idempotent: re-probing rewrites the same facts."""
     audio_file = AudioFile.objects.select_related("song").filter(pk=audio_file_id).first()
     if audio_file is None:

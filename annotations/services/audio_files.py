@@ -27,13 +27,9 @@ def audio_file_add(*, song: Song, source: Path, original_filename: str = "") -> 
     the file just stored is removed. Raises ValidationFailed for a duplicate by content.
     """
     digest = sha256_of_path(source)
-    existing = AudioFile.objects.filter(sha256=digest).select_related("song").first()
-    if existing is not None:
-        raise ValidationFailed(
-            f"This audio is already in the workbench as song #{existing.song_id} "
-            f"({existing.song}); same content hash {digest[:12]}…",
-            extra={"duplicate_of": existing.song_id},
-        )
+    duplicate = _duplicate_error(digest)
+    if duplicate is not None:
+        raise duplicate
     audio_file = AudioFile(
         song=song,
         sha256=digest,
@@ -49,11 +45,26 @@ def audio_file_add(*, song: Song, source: Path, original_filename: str = "") -> 
             audio_file.full_clean()
             audio_file.save()
             transaction.on_commit(lambda: _enqueue_probe(audio_file.pk))
-    except Exception:
+    except Exception as exc:
         if stored_name:
             audio_file.file.storage.delete(stored_name)
+        # Another import of the same bytes may have committed between our check and our insert.
+        duplicate = _duplicate_error(digest)
+        if duplicate is not None:
+            raise duplicate from exc
         raise
     return audio_file
+
+
+def _duplicate_error(digest: str) -> ValidationFailed | None:
+    existing = AudioFile.objects.filter(sha256=digest).select_related("song").first()
+    if existing is None:
+        return None
+    return ValidationFailed(
+        f"This audio is already in the workbench as song #{existing.song_id} "
+        f"({existing.song}); same content hash {digest[:12]}…",
+        extra={"duplicate_of": existing.song_id},
+    )
 
 
 def _enqueue_probe(audio_file_id: int) -> None:
