@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -84,25 +82,20 @@ def audio_file_probe(*, audio_file: AudioFile) -> AudioFile:
     fields: dict[str, Any] = {}
     if not path.exists():
         error = f"stored file is missing: {audio_file.file.name}"
+    elif sha256_of_path(path) != audio_file.sha256:
+        error = "stored file no longer matches its content hash (corrupted or replaced)"
     else:
-        # Copy aside before decoding so a concurrent replace cannot change what we hash and probe.
-        with tempfile.TemporaryDirectory() as tmp:
-            copy = Path(tmp) / path.name
-            shutil.copyfile(path, copy)
-            if sha256_of_path(copy) != audio_file.sha256:
-                error = "stored file no longer matches its content hash (corrupted or replaced)"
-            else:
-                try:
-                    probe = probe_audio(copy)
-                except NotAudioError as exc:
-                    error = str(exc)
-                else:
-                    fields = {
-                        "format": probe.format,
-                        "duration_seconds": probe.duration_seconds,
-                        "sample_rate": probe.sample_rate,
-                        "channels": probe.channels,
-                    }
+        try:
+            probe = probe_audio(path)
+        except NotAudioError as exc:
+            error = str(exc)
+        else:
+            fields = {
+                "format": probe.format,
+                "duration_seconds": probe.duration_seconds,
+                "sample_rate": probe.sample_rate,
+                "channels": probe.channels,
+            }
     AudioFile.objects.filter(pk=audio_file.pk).update(
         probe_error=error, probed_at=timezone.now(), **fields
     )

@@ -94,3 +94,23 @@ def test_forms_need_a_csrf_token(expert_user) -> None:
     client.force_login(expert_user)
     response = client.post(reverse("logout"))
     assert response.status_code == 403
+
+
+def test_pagination_keeps_the_filters(expert_user) -> None:
+    from annotations.selectors import SONGS_PER_PAGE
+
+    rock = factories.GenreFactory(slug="rock", name="Rock")
+    for index in range(SONGS_PER_PAGE + 1):
+        factories.SongFactory(title=f"Rock song {index:03d}").genres.add(rock)
+    factories.SongFactory(title="Not a rock song")
+    body = (
+        client_for(expert_user)
+        .get(reverse("song_list"), {"genre": "rock", "q": "song"})
+        .content.decode()
+    )
+    assert 'href="?genre=rock&amp;q=song&amp;page=2" rel="next"' in body
+    second = client_for(expert_user).get(
+        reverse("song_list"), {"genre": "rock", "q": "song", "page": 2}
+    )
+    assert "Rock song 050" in second.content.decode()
+    assert "Not a rock song" not in second.content.decode()
