@@ -14,6 +14,12 @@ from annotations import selectors
 from annotations.models import Song
 
 
+class HtmxHttpRequest(HttpRequest):
+    """What HtmxMiddleware adds to every request, for the type checker."""
+
+    htmx: HtmxDetails
+
+
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
     return render(request, "home.html", {"summary": selectors.home_summary(request.user)})
@@ -22,7 +28,7 @@ def home(request: HttpRequest) -> HttpResponse:
 @require_GET
 @permission_required("annotations.view_song", raise_exception=True)
 @vary_on_headers("HX-Request")
-def song_list(request: HttpRequest) -> HttpResponse:
+def song_list(request: HtmxHttpRequest) -> HttpResponse:
     filters = {
         "search": request.GET.get("q", "").strip()[:200],
         "genre": request.GET.get("genre", "").strip()[:80],
@@ -34,8 +40,7 @@ def song_list(request: HttpRequest) -> HttpResponse:
     except ValueError:
         page_number = 1
     page = selectors.song_list(**filters, page=page_number)
-    htmx: HtmxDetails = request.htmx  # type: ignore[attr-defined]
-    template = "songs/list.html#results" if htmx else "songs/list.html"
+    template = "songs/list.html#results" if request.htmx else "songs/list.html"
     return render(
         request,
         template,

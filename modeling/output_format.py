@@ -1,6 +1,7 @@
 """The shape of Music Flamingo's thinking-mode output: ``<think>…</think><answer>…</answer>``.
 
-Shared by the generation parser and the format reward, so both agree on what "well-formed" means.
+One definition for the generation parser and the format reward to share, so both agree on what
+"well-formed" means.
 """
 
 from __future__ import annotations

@@ -43,22 +43,24 @@ def auditor(**kwargs: object):  # type: ignore[no-untyped-def]
     return UserFactory(role=AUDITOR, **kwargs)
 
 
-class GenreFactory(factory.django.DjangoModelFactory):
+class VocabularyTermFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        abstract = True
+        django_get_or_create = ("slug",)
+
+    slug = factory.Sequence(lambda n: f"term-{n}")
+    name = factory.LazyAttribute(lambda o: o.slug.replace("-", " ").title())
+
+
+class GenreFactory(VocabularyTermFactory):
     class Meta:
         model = models.Genre
-        django_get_or_create = ("slug",)
-
-    slug = factory.Sequence(lambda n: f"genre-{n}")
-    name = factory.LazyAttribute(lambda o: o.slug.replace("-", " ").title())
 
 
-class CultureFactory(factory.django.DjangoModelFactory):
+class CultureFactory(VocabularyTermFactory):
     class Meta:
         model = models.Culture
-        django_get_or_create = ("slug",)
 
-    slug = factory.Sequence(lambda n: f"culture-{n}")
-    name = factory.LazyAttribute(lambda o: o.slug.replace("-", " ").title())
     region = "Somewhere"
 
 

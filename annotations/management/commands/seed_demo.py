@@ -184,9 +184,8 @@ class Command(BaseCommand):
             user, created = user_model.objects.get_or_create(username=username)
             if created or username not in known:
                 user.set_password(password)
-            user.is_staff = (
-                role == ADMIN
-            )  # admins use the Django admin for vocabularies and taxonomy
+            # Admins edit vocabularies and the taxonomy in the Django admin, which needs staff.
+            user.is_staff = role == ADMIN
             user.save()
             user.groups.add(Group.objects.get(name=role))
             known[username] = password
