@@ -1,3 +1,4 @@
+from annotations.models.analysis import SongAnalysis
 from annotations.models.experts import ExpertProfile
 from annotations.models.generations import Generation, GenerationGroup
 from annotations.models.model_versions import ModelVersion
@@ -24,5 +25,6 @@ __all__ = [
     "PromptTemplate",
     "Review",
     "Song",
+    "SongAnalysis",
     "TrainingRun",
 ]

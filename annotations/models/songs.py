@@ -36,6 +36,13 @@ class Song(TimestampedModel):
 
     class Meta:
         ordering = ["title", "id"]
+        # Keyset pagination walks these orderings; each needs its index at 100,000 songs.
+        indexes = [
+            models.Index(fields=["title", "id"], name="song_title_id"),
+            models.Index(fields=["artist", "id"], name="song_artist_id"),
+            models.Index(fields=["created_at", "id"], name="song_created_id"),
+            models.Index(fields=["year", "id"], name="song_year_id"),
+        ]
         permissions = [("manage_songs", "Can upload, import and edit songs")]
 
     def __str__(self) -> str:
