@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from celery import shared_task
+from celery import Task, shared_task
 
-from annotations.models import AudioFile
+from annotations.models import AudioFile, SongAnalysis
 from annotations.services.audio_files import audio_file_probe
 
 
@@ -20,3 +20,20 @@ def probe_audio_file(audio_file_id: int) -> dict:
         "status": "error" if audio_file.probe_error else "ok",
         "duration_seconds": audio_file.duration_seconds,
     }
+
+
+@shared_task(bind=True, name="workers.audio.analyse_song")
+def analyse_song(self: Task, analysis_id: int) -> dict:
+    """Run the music analyser for one SongAnalysis row; progress goes to the row and task state."""
+    from annotations.services.analysis import song_analysis_run
+
+    analysis = SongAnalysis.objects.select_related("audio_file").filter(pk=analysis_id).first()
+    if analysis is None:
+        return {"analysis": analysis_id, "status": "gone"}
+
+    def on_progress(fraction: float, stage: str) -> None:
+        if self.request.id:  # unset when called directly (tests, analyze_songs --now)
+            self.update_state(state="PROGRESS", meta={"progress": fraction, "stage": stage})
+
+    analysis = song_analysis_run(analysis=analysis, on_progress=on_progress)
+    return {"analysis": analysis.pk, "status": analysis.status, "error": analysis.error}

@@ -6,67 +6,115 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('annotations', '0003_role_groups'),
+        ("annotations", "0003_role_groups"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='SongAnalysis',
+            name="SongAnalysis",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('analyser_version', models.CharField(max_length=32)),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('succeeded', 'Done'), ('failed', 'Failed')], db_index=True, default='queued', max_length=16)),
-                ('progress', models.FloatField(default=0.0, help_text='0 to 1, written while the task runs.')),
-                ('stage', models.CharField(blank=True, help_text='The step running now.', max_length=64)),
-                ('error', models.TextField(blank=True)),
-                ('facts', models.JSONField(blank=True, default=dict)),
-                ('artifacts', models.JSONField(blank=True, default=dict, help_text='Artifact name → storage path (peaks, beats, PNG…).')),
-                ('timings', models.JSONField(blank=True, default=dict, help_text='Seconds per stage.')),
-                ('celery_task_id', models.CharField(blank=True, max_length=64)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("analyser_version", models.CharField(max_length=32)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("succeeded", "Done"),
+                            ("failed", "Failed"),
+                        ],
+                        db_index=True,
+                        default="queued",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "progress",
+                    models.FloatField(
+                        default=0.0, help_text="0 to 1, written while the task runs."
+                    ),
+                ),
+                (
+                    "stage",
+                    models.CharField(blank=True, help_text="The step running now.", max_length=64),
+                ),
+                ("error", models.TextField(blank=True)),
+                ("facts", models.JSONField(blank=True, default=dict)),
+                (
+                    "artifacts",
+                    models.JSONField(
+                        blank=True,
+                        default=dict,
+                        help_text="Artifact name → storage path (peaks, beats, PNG…).",
+                    ),
+                ),
+                (
+                    "timings",
+                    models.JSONField(blank=True, default=dict, help_text="Seconds per stage."),
+                ),
+                ("celery_task_id", models.CharField(blank=True, max_length=64)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.AddIndex(
-            model_name='song',
-            index=models.Index(fields=['title', 'id'], name='song_title_id'),
+            model_name="song",
+            index=models.Index(fields=["title", "id"], name="song_title_id"),
         ),
         migrations.AddIndex(
-            model_name='song',
-            index=models.Index(fields=['artist', 'id'], name='song_artist_id'),
+            model_name="song",
+            index=models.Index(fields=["artist", "id"], name="song_artist_id"),
         ),
         migrations.AddIndex(
-            model_name='song',
-            index=models.Index(fields=['created_at', 'id'], name='song_created_id'),
+            model_name="song",
+            index=models.Index(fields=["created_at", "id"], name="song_created_id"),
         ),
         migrations.AddIndex(
-            model_name='song',
-            index=models.Index(fields=['year', 'id'], name='song_year_id'),
+            model_name="song",
+            index=models.Index(fields=["year", "id"], name="song_year_id"),
         ),
         migrations.AddField(
-            model_name='songanalysis',
-            name='audio_file',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='analyses', to='annotations.audiofile'),
+            model_name="songanalysis",
+            name="audio_file",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="analyses",
+                to="annotations.audiofile",
+            ),
         ),
         migrations.AddField(
-            model_name='songanalysis',
-            name='song',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='analyses', to='annotations.song'),
+            model_name="songanalysis",
+            name="song",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="analyses",
+                to="annotations.song",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='songanalysis',
-            constraint=models.UniqueConstraint(fields=('audio_file', 'analyser_version'), name='analysis_file_version_unique'),
+            model_name="songanalysis",
+            constraint=models.UniqueConstraint(
+                fields=("audio_file", "analyser_version"), name="analysis_file_version_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='songanalysis',
-            constraint=models.CheckConstraint(condition=models.Q(('progress__gte', 0), ('progress__lte', 1)), name='analysis_progress_0_1'),
+            model_name="songanalysis",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("progress__gte", 0), ("progress__lte", 1)),
+                name="analysis_progress_0_1",
+            ),
         ),
     ]

@@ -10,21 +10,30 @@ from django.core.files import File
 from django.db import transaction
 from django.utils import timezone
 
-from annotations.audio import NotAudioError, probe_audio, sha256_of_path
+from annotations.audio import AudioProbe, NotAudioError, probe_audio, sha256_of_path
 from annotations.errors import ValidationFailed
 from annotations.models import AudioFile, Song
+from annotations.models.songs import audio_upload_path
 from annotations.services.notifications import notify_user
 
 log = logging.getLogger(__name__)
 
 
-def audio_file_add(*, song: Song, source: Path, original_filename: str = "") -> AudioFile:
-    """Store ``source`` for ``song`` and queue its probe on the ``audio`` queue after commit.
+def audio_file_add(
+    *,
+    song: Song,
+    source: Path,
+    original_filename: str = "",
+    digest: str = "",
+    probe: AudioProbe | None = None,
+) -> AudioFile:
+    """Store ``source`` for ``song``; record ``probe`` if the caller decoded it, else queue a probe.
 
     The row and the stored file are saved together or not at all: if the row cannot be written,
-    the file just stored is removed. Raises ValidationFailed for a duplicate by content.
+    the file just stored is removed (a caller whose own transaction rolls back later must remove
+    it too: see song_import). Raises ValidationFailed for a duplicate by content.
     """
-    digest = sha256_of_path(source)
+    digest = digest or sha256_of_path(source)
     duplicate = _duplicate_error(digest)
     if duplicate is not None:
         raise duplicate
@@ -32,9 +41,20 @@ def audio_file_add(*, song: Song, source: Path, original_filename: str = "") -> 
         song=song,
         sha256=digest,
         size_bytes=source.stat().st_size,
-        original_filename=original_filename or source.name,
+        original_filename=(original_filename or source.name)[:300],
     )
+    if probe is not None:
+        audio_file.format = probe.format
+        audio_file.duration_seconds = probe.duration_seconds
+        audio_file.sample_rate = probe.sample_rate
+        audio_file.channels = probe.channels
+        audio_file.probed_at = timezone.now()
     stored_name = ""
+    # No row holds this hash, so a file already at its content-addressed name is an orphan of a
+    # crashed import: replace it rather than let the storage invent a second name beside it.
+    target = audio_upload_path(audio_file, original_filename or source.name)
+    if audio_file.file.storage.exists(target):
+        audio_file.file.storage.delete(target)
     try:
         with transaction.atomic():
             with source.open("rb") as stream:
@@ -42,7 +62,8 @@ def audio_file_add(*, song: Song, source: Path, original_filename: str = "") -> 
             stored_name = audio_file.file.name or ""
             audio_file.full_clean()
             audio_file.save()
-            transaction.on_commit(lambda: _enqueue_probe(audio_file.pk))
+            if probe is None:
+                transaction.on_commit(lambda: _enqueue_probe(audio_file.pk))
     except Exception as exc:
         if stored_name:
             audio_file.file.storage.delete(stored_name)

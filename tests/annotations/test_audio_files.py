@@ -74,4 +74,4 @@ def test_the_probe_decodes_content_not_names(db, tmp_path: Path) -> None:
     fake.write_bytes(b"<html>this is not audio</html>" * 100)
     audio = audio_file_add(song=factories.SongFactory(), source=fake)
     audio = audio_file_probe(audio_file=audio)
-    assert audio.probe_error.startswith("not decodable as audio")
+    assert audio.probe_error == "the content is not decodable audio (Format not recognised.)"
