@@ -47,6 +47,7 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "manage_songs",
         "curate_datasets",
         "run_training",
+        "run_generation",
         "promote_modelversion",
         "view_generation",
         "view_generationgroup",
@@ -72,11 +73,13 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
 }
 
 
-def sync_role_groups(apps: Any) -> None:
+def sync_role_groups(apps: Any, *, strict: bool = True) -> None:
     """Create the role groups and set their permissions to exactly ROLE_PERMISSIONS.
 
     Takes the migration-time app registry (or django.apps.apps). Permissions are created first,
     because on a fresh database they would otherwise appear only after all migrations ran.
+    ``strict=False`` is for migrations older than a permission named here: they grant what exists
+    at their point, and the latest migration that syncs (strict) grants the rest.
     """
     from django.contrib.auth.management import create_permissions
 
@@ -99,7 +102,7 @@ def sync_role_groups(apps: Any) -> None:
             )
         )
         missing = set(codenames) - {p.codename for p in permissions}
-        if missing:
+        if missing and strict:
             raise RuntimeError(f"Role {role!r} names unknown permissions: {sorted(missing)}")
         group.permissions.set(permissions)
 

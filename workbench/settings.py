@@ -227,6 +227,15 @@ WORKBENCH_MAX_UPLOAD_BYTES = env_int("WORKBENCH_MAX_UPLOAD_BYTES", 1024 * 1024 *
 WORKBENCH_MAX_SONG_SECONDS = env_int("WORKBENCH_MAX_SONG_SECONDS", 3 * 60 * 60)
 # Music Flamingo hears at most 20 minutes; longer songs are accepted and marked.
 WORKBENCH_MODEL_WINDOW_SECONDS = 20 * 60
+# Music Flamingo on the gpu_inference workers. Device "auto" is CUDA when present; an empty dtype
+# uses the model version's own. Batches are bounded by count and by 30-second audio windows; a
+# request is cut into tasks of at most TASK_SIZE generations so many GPU workers share it.
+WORKBENCH_MODEL_DEVICE = env_str("WORKBENCH_MODEL_DEVICE", "auto")
+WORKBENCH_MODEL_DTYPE = env_str("WORKBENCH_MODEL_DTYPE", "")
+WORKBENCH_MODEL_ATTN_IMPLEMENTATION = env_str("WORKBENCH_MODEL_ATTN_IMPLEMENTATION", "sdpa")
+WORKBENCH_MODEL_MAX_BATCH_SIZE = env_int("WORKBENCH_MODEL_MAX_BATCH_SIZE", 8)
+WORKBENCH_MODEL_MAX_BATCH_WINDOWS = env_int("WORKBENCH_MODEL_MAX_BATCH_WINDOWS", 80)
+WORKBENCH_MODEL_TASK_SIZE = env_int("WORKBENCH_MODEL_TASK_SIZE", 16)
 
 # --- Security -------------------------------------------------------------------------------
 # HTTPS is assumed in production (behind a TLS-terminating proxy); the demo is plain localhost HTTP.
@@ -267,6 +276,12 @@ if not CELERY_BROKER_URL:
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
         "store_processed": False,
+    }
+elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # Redis hands an unacknowledged task to another worker after this many seconds; with late acks
+    # it must exceed the longest task (one chunk of generations), or long runs would be duplicated.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 6 * 60 * 60)
     }
 _results_dir = DATA_DIR / "celery-results"
 CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND", "").strip()

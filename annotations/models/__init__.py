@@ -1,6 +1,7 @@
 from annotations.models.analysis import SongAnalysis
 from annotations.models.experts import ExpertProfile
 from annotations.models.generations import Generation, GenerationGroup
+from annotations.models.hints import GenerationHint
 from annotations.models.model_versions import ModelVersion
 from annotations.models.prompts import PromptTemplate
 from annotations.models.reviews import Flag, Review
@@ -18,6 +19,7 @@ __all__ = [
     "Flag",
     "Generation",
     "GenerationGroup",
+    "GenerationHint",
     "Genre",
     "Instrument",
     "Language",

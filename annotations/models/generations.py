@@ -79,6 +79,7 @@ class Generation(TimestampedModel):
 
     class Meta:
         ordering = ["-created_at"]
+        permissions = [("run_generation", "Can start Music Flamingo generation runs")]
         indexes = [models.Index(fields=["model_version", "status"], name="gen_version_status")]
         constraints = [
             models.UniqueConstraint(
