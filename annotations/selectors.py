@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from django.core.paginator import Page, Paginator
 from django.db.models import Count, Prefetch, Q, QuerySet
 
 from annotations.models import (
@@ -20,11 +23,60 @@ from annotations.roles import ADMIN, AUDITOR, EXPERT, roles_of
 
 SONGS_PER_PAGE = 50
 
+# Sort key → (ordering fields, descending). Keyset pagination walks exactly these orderings, each
+# backed by a (field, id) index, so page 2,000 costs what page 1 costs.
+SONG_SORTS: dict[str, tuple[str, bool]] = {
+    "title": ("title", False),
+    "artist": ("artist", False),
+    "newest": ("created_at", True),
+}
+SONG_SORT_LABELS = {"title": "Title A–Z", "artist": "Artist A–Z", "newest": "Newest first"}
+
+
+@dataclass(frozen=True)
+class SongPage:
+    songs: list[Song]
+    total: int
+    next_cursor: str
+    is_first: bool
+    sort: str
+
+
+def encode_cursor(value: Any, pk: int) -> str:
+    raw = json.dumps([value.isoformat() if hasattr(value, "isoformat") else value, pk])
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, sort: str) -> tuple[Any, int] | None:
+    """The (sort value, id) a page starts after, or None for a cursor that is not ours."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        value, pk = json.loads(raw)
+        if not isinstance(pk, int):
+            return None
+        if sort == "newest":
+            value = datetime.fromisoformat(value)
+        elif not isinstance(value, str):
+            return None
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+        return None
+    return value, pk
+
 
 def song_list(
-    *, search: str = "", genre: str = "", culture: str = "", status: str = "", page: int = 1
-) -> Page:
-    """Songs filtered by free text (title/artist), genre slug, culture slug and status."""
+    *,
+    search: str = "",
+    genre: str = "",
+    culture: str = "",
+    status: str = "",
+    sort: str = "title",
+    after: str = "",
+    per_page: int = SONGS_PER_PAGE,
+) -> SongPage:
+    """Songs filtered by free text (title/artist), genre slug, culture slug and status, one page
+    after the keyset cursor ``after``; a cursor that does not decode starts at the first page."""
+    sort = sort if sort in SONG_SORTS else "title"
+    field, descending = SONG_SORTS[sort]
     songs: QuerySet[Song] = Song.objects.all()
     if search:
         songs = songs.filter(Q(title__icontains=search) | Q(artist__icontains=search))
@@ -37,12 +89,30 @@ def song_list(
         songs = songs.distinct()
     if status:
         songs = songs.filter(status=status)
-    songs = songs.prefetch_related(
-        "genres",
-        "cultures",
-        Prefetch("audio_files", queryset=AudioFile.objects.order_by("id")),
+    total = songs.count()
+    position = decode_cursor(after, sort) if after else None
+    if position is not None:
+        value, pk = position
+        if descending:
+            songs = songs.filter(Q(**{f"{field}__lt": value}) | Q(**{field: value, "pk__lt": pk}))
+        else:
+            songs = songs.filter(Q(**{f"{field}__gt": value}) | Q(**{field: value, "pk__gt": pk}))
+    order = [f"-{field}", "-id"] if descending else [field, "id"]
+    rows = list(
+        songs.order_by(*order).prefetch_related(
+            "genres",
+            "cultures",
+            Prefetch("audio_files", queryset=AudioFile.objects.order_by("id")),
+        )[: per_page + 1]
     )
-    return Paginator(songs.order_by("title", "id"), SONGS_PER_PAGE).get_page(page)
+    next_cursor = ""
+    if len(rows) > per_page:
+        rows = rows[:per_page]
+        last = rows[-1]
+        next_cursor = encode_cursor(getattr(last, field), last.pk)
+    return SongPage(
+        songs=rows, total=total, next_cursor=next_cursor, is_first=position is None, sort=sort
+    )
 
 
 @dataclass(frozen=True)
@@ -99,3 +169,41 @@ def home_summary(user: Any) -> dict[str, Any]:
             ModelVersion.objects.filter(status=ModelVersion.Status.SERVING)
         )
     return summary
+
+
+def song_page(*, song: Song, user: Any) -> dict[str, Any]:
+    """Everything the song page shows: metadata, audio facts, the newest analysis, generations."""
+    from django.conf import settings
+
+    from annotations.models import SongAnalysis
+
+    song = Song.objects.prefetch_related("genres", "cultures", "languages").get(pk=song.pk)
+    audio_files = list(song.audio_files.order_by("id"))
+    analysis = (
+        SongAnalysis.objects.filter(song=song).select_related("audio_file").order_by("-id").first()
+    )
+    facts = analysis.facts if analysis and analysis.status == SongAnalysis.Status.SUCCEEDED else {}
+    return {
+        "song": song,
+        "audio_files": audio_files,
+        "audio": audio_files[0] if audio_files else None,
+        "analysis": analysis,
+        "facts": facts,
+        "analysis_running": bool(
+            analysis
+            and analysis.status in (SongAnalysis.Status.QUEUED, SongAnalysis.Status.RUNNING)
+        ),
+        "can_manage": user.has_perm("annotations.manage_songs"),
+        "model_window_seconds": settings.WORKBENCH_MODEL_WINDOW_SECONDS,
+        "generations": _song_generations(song, user),
+    }
+
+
+def _song_generations(song: Song, user: Any) -> list[Generation]:
+    if not user.has_perm("annotations.view_generation"):
+        return []
+    return list(
+        Generation.objects.filter(song=song)
+        .select_related("model_version", "prompt")
+        .order_by("-created_at", "-id")[:50]
+    )

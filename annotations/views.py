@@ -11,7 +11,7 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.middleware import HtmxDetails
 
 from annotations import selectors
-from annotations.models import Song
+from annotations.models import Culture, Genre, Song
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -34,17 +34,21 @@ def song_list(request: HtmxHttpRequest) -> HttpResponse:
         "genre": request.GET.get("genre", "").strip()[:80],
         "culture": request.GET.get("culture", "").strip()[:80],
         "status": request.GET.get("status", "").strip()[:16],
+        "sort": request.GET.get("sort", "title").strip()[:16],
     }
-    try:
-        page_number = int(request.GET.get("page", "1"))
-    except ValueError:
-        page_number = 1
-    page = selectors.song_list(**filters, page=page_number)
+    page = selectors.song_list(**filters, after=request.GET.get("after", "")[:200])
     template = "songs/list.html#results" if request.htmx else "songs/list.html"
     return render(
         request,
         template,
-        {"page": page, "filters": filters, "statuses": Song.Status.choices},
+        {
+            "page": page,
+            "filters": filters,
+            "statuses": Song.Status.choices,
+            "sorts": selectors.SONG_SORT_LABELS.items(),
+            "genres": Genre.objects.order_by("name"),
+            "cultures": Culture.objects.order_by("name"),
+        },
     )
 
 

@@ -12,13 +12,45 @@ ROLES = ("expert", "admin", "auditor")
 LOGIN_REDIRECT = "login"
 ADMIN_LOGIN_REDIRECT = "admin-login"
 
-# url name -> (method, {who: expected status or redirect kind})
-MATRIX: dict[str, tuple[str, dict[str, object]]] = {
+# url name -> (method, {who: expected status or redirect kind}[, name of the objects entry whose
+# URL kwargs to use]); the ``objects`` fixture below builds the objects such URLs point at.
+MATRIX: dict[str, tuple] = {
     "home": ("get", {ANON: LOGIN_REDIRECT, "expert": 200, "admin": 200, "auditor": 200}),
     "song_list": ("get", {ANON: LOGIN_REDIRECT, "expert": 200, "admin": 200, "auditor": 200}),
     "model_version_list": (
         "get",
         {ANON: LOGIN_REDIRECT, "expert": 403, "admin": 200, "auditor": 200},
+    ),
+    "song_upload": ("get", {ANON: LOGIN_REDIRECT, "expert": 403, "admin": 200, "auditor": 403}),
+    "song_upload_file": (
+        "post",
+        # Admins reach the view, which refuses an empty upload with 400 and says why.
+        {ANON: LOGIN_REDIRECT, "expert": 403, "admin": 400, "auditor": 403},
+    ),
+    "song_detail": (
+        "get",
+        {ANON: LOGIN_REDIRECT, "expert": 200, "admin": 200, "auditor": 200},
+        "song",
+    ),
+    "song_analysis_panel": (
+        "get",
+        {ANON: LOGIN_REDIRECT, "expert": 200, "admin": 200, "auditor": 200},
+        "song",
+    ),
+    "song_reanalyse": (
+        "post",
+        {ANON: LOGIN_REDIRECT, "expert": 403, "admin": 200, "auditor": 403},
+        "song",
+    ),
+    "song_analysis_file": (
+        "get",
+        {ANON: LOGIN_REDIRECT, "expert": 200, "admin": 200, "auditor": 200},
+        "analysis_file",
+    ),
+    "audio_file_stream": (
+        "get",
+        {ANON: LOGIN_REDIRECT, "expert": 200, "admin": 200, "auditor": 200},
+        "audio_file",
     ),
     "taxonomy": ("get", {ANON: LOGIN_REDIRECT, "expert": 200, "admin": 200, "auditor": 200}),
     "health": ("get", {ANON: 200, "expert": 200, "admin": 200, "auditor": 200}),
@@ -58,13 +90,38 @@ def test_every_route_is_in_the_access_matrix() -> None:
     assert not missing, f"add these URLs to the access matrix: {sorted(missing)}"
 
 
+@pytest.fixture
+def objects(tmp_path, django_capture_on_commit_callbacks) -> dict[str, dict[str, object]]:
+    """URL kwargs per kind of object, for routes that point at one."""
+    from pathlib import Path
+
+    from django.conf import settings
+
+    from annotations.models import SongAnalysis
+    from annotations.services.analysis import artifact_prefix
+    from annotations.services.song_import import SongMetadata, song_import_file
+    from tests.audio_files import write_tone
+
+    result = song_import_file(path=write_tone(tmp_path / "a.wav"), metadata=SongMetadata())
+    analysis = SongAnalysis.objects.get(song_id=result.song_id)
+    folder = Path(settings.MEDIA_ROOT) / artifact_prefix(analysis)
+    folder.mkdir(parents=True)
+    (folder / "beats.json").write_text('{"beats": [], "downbeats": []}')
+    return {
+        "song": {"pk": result.song_id},
+        "audio_file": {"pk": analysis.audio_file_id},
+        "analysis_file": {"pk": analysis.pk, "filename": "beats.json"},
+    }
+
+
 @pytest.mark.parametrize("who", (ANON, *ROLES))
 @pytest.mark.parametrize("url_name", sorted(MATRIX))
-def test_access(url_name: str, who: str, role_users) -> None:
-    method, expectations = MATRIX[url_name]
+def test_access(url_name: str, who: str, role_users, request) -> None:
+    method, expectations, *target = MATRIX[url_name]
     expected = expectations[who]
     client = client_for(None if who == ANON else role_users[who])
-    url = reverse(url_name)
+    kwargs = request.getfixturevalue("objects")[target[0]] if target else {}
+    url = reverse(url_name, kwargs=kwargs)
     response = getattr(client, method)(url)
     if expected == LOGIN_REDIRECT:
         assert response.status_code == 302
