@@ -81,7 +81,7 @@ def _song_upload_file(request: HttpRequest) -> HttpResponse:
         result = ImportResult(name, "rejected", "No file arrived: choose or drop an audio file.")
     elif not form.is_valid():
         errors = "; ".join(
-            f"{form.fields[field].label if field in form.fields else field}: {' '.join(messages)}"
+            f"{form[field].label if field in form.fields else field}: {' '.join(messages)}"
             for field, messages in form.errors.items()
         )
         result = ImportResult(name, "rejected", f"{name} was not imported: {errors}")
