@@ -32,5 +32,5 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.task_queues = [Queue(name, Exchange(name), routing_key=name) for name in QUEUES]
 app.conf.task_default_queue = QUEUE_AUDIO
 app.conf.task_routes = TASK_ROUTES
-# One module per queue; the inference and training modules join this list with their issues.
-app.conf.imports = ("workers.audio",)
+# One module per queue; the training module joins this list with its issue.
+app.conf.imports = ("workers.audio", "workers.inference")

@@ -33,6 +33,16 @@ class Migration(migrations.Migration):
             name='generation',
             options={'ordering': ['-created_at'], 'permissions': [('run_generation', 'Can start Music Flamingo generation runs')]},
         ),
+        migrations.AddField(
+            model_name='generation',
+            name='audio_file',
+            field=models.ForeignKey(blank=True, help_text='The file the model heard (its hash is in audio_heard).', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='generations', to='annotations.audiofile'),
+        ),
+        migrations.AddField(
+            model_name='generation',
+            name='audio_heard',
+            field=models.JSONField(blank=True, default=dict, help_text='Which part the model heard: start, end, source seconds, truncated, sha256.'),
+        ),
         migrations.CreateModel(
             name='GenerationHint',
             fields=[

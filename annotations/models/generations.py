@@ -70,6 +70,19 @@ class Generation(TimestampedModel):
         help_text="Caption sections, sentences and reasoning steps as character offsets.",
     )
     audio_seconds_heard = models.FloatField(null=True, blank=True)
+    audio_file = models.ForeignKey(
+        "annotations.AudioFile",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="generations",
+        help_text="The file the model heard (its hash is in audio_heard).",
+    )
+    audio_heard = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Which part the model heard: start, end, source seconds, truncated, sha256.",
+    )
     input_tokens = models.PositiveIntegerField(null=True, blank=True)
     output_tokens = models.PositiveIntegerField(null=True, blank=True)
     timings = models.JSONField(default=dict, blank=True, help_text="Seconds per stage.")

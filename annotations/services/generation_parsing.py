@@ -1,0 +1,54 @@
+"""The one place the web side calls the output parser and the hint finder (``modeling.parsing``,
+``modeling.hints``), and turns their plain dicts into what the rows store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from modeling.output_format import split_output
+
+HINT_FIELDS = ("kind", "target", "quoted_text", "claimed", "measured", "message")
+
+
+@dataclass(frozen=True)
+class Parsed:
+    think_text: str
+    answer_text: str
+    data: dict[str, Any]
+
+
+def parse(raw_text: str) -> Parsed:
+    """Think and answer texts plus the parser's JSON (steps, sections, timestamps, claims)."""
+    try:
+        from modeling.parsing import parse_generation
+    except ImportError:  # the parser lands separately; until then only think/answer split
+        split = split_output(raw_text)
+        problems = [] if split.well_formed else [{"code": "not-well-formed", "message": ""}]
+        return Parsed(
+            split.think, split.answer, {"parser_version": "split-only", "problems": problems}
+        )
+    data = parse_generation(raw_text)
+    split = split_output(raw_text)
+    return Parsed(split.think, split.answer, data)
+
+
+def hints(parsed: dict[str, Any], facts: dict[str, Any]) -> list[dict[str, Any]]:
+    """Hint rows' fields for what the parsed claims contradict in the analysis facts."""
+    if not facts:
+        return []
+    try:
+        from modeling.hints import find_hints
+    except ImportError:
+        return []
+    rows = []
+    for hint in find_hints(parsed, facts):
+        fields = {name: hint.get(name) for name in HINT_FIELDS}
+        fields["target"] = fields["target"] or ""
+        fields["quoted_text"] = fields["quoted_text"] or ""
+        fields["message"] = fields["message"] or f"{fields['kind']} contradicts the analysis"
+        start, end = hint.get("start"), hint.get("end")
+        if isinstance(start, int) and isinstance(end, int) and end > start >= 0:
+            fields["start_char"], fields["end_char"] = start, end
+        rows.append(fields)
+    return rows

@@ -1,0 +1,213 @@
+"""Requesting generations and running them with the tiny model in this process (no worker)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from annotations.errors import ValidationFailed
+from annotations.models import Generation, GenerationHint, ModelVersion, SongAnalysis
+from annotations.services.audio_files import audio_file_add
+from annotations.services.generation_parsing import parse
+from annotations.services.generations import (
+    generation_hint_decide,
+    generation_record_output,
+    generation_request,
+    generation_run,
+)
+from annotations.services.model_versions import model_version_register_local
+from modeling.config import DecodingParams
+from tests import factories
+from tests.audio_files import write_tone
+from tests.tiny_models import tiny_model_path
+
+pytestmark = pytest.mark.django_db
+DECODING = DecodingParams(max_new_tokens=6)
+
+
+@pytest.fixture
+def tiny_version() -> ModelVersion:
+    return model_version_register_local(name="tiny", directory=tiny_model_path(), dtype="float32")
+
+
+@pytest.fixture
+def song_with_audio(tmp_path: Path):  # type: ignore[no-untyped-def]
+    song = factories.SongFactory(title="Tone")
+    audio_file_add(song=song, source=write_tone(tmp_path / "tone.wav", seconds=3.0))
+    return song
+
+
+def test_a_request_creates_a_group_of_queued_siblings_with_their_seeds(
+    tiny_version: ModelVersion, song_with_audio, settings
+) -> None:
+    settings.WORKBENCH_MODEL_TASK_SIZE = 2
+    [group] = generation_request(
+        songs=[song_with_audio],
+        model_version=tiny_version,
+        prompt=factories.PromptTemplateFactory(),
+        samples=5,
+        decoding=DECODING,
+        seed=40,
+    )
+    siblings = list(group.generations.order_by("sibling_index"))
+    assert group.size == 5 and len(siblings) == 5
+    assert [g.seed for g in siblings] == [40, 41, 42, 43, 44]
+    assert {g.status for g in siblings} == {Generation.Status.QUEUED}
+    assert siblings[0].decoding["max_new_tokens"] == 6
+    # Cut into tasks of two, so several GPU workers can share a large request.
+    assert len({g.celery_task_id for g in siblings}) == 3
+
+
+def test_a_song_without_audio_is_refused_with_its_name(tiny_version: ModelVersion) -> None:
+    with pytest.raises(ValidationFailed, match="no playable audio file yet: Test Artist — Silent"):
+        generation_request(
+            songs=[factories.SongFactory(title="Silent")],
+            model_version=tiny_version,
+            prompt=factories.PromptTemplateFactory(),
+        )
+
+
+def test_running_a_request_stores_every_output_with_what_was_heard(
+    tiny_version: ModelVersion, song_with_audio
+) -> None:
+    [group] = generation_request(
+        songs=[song_with_audio],
+        model_version=tiny_version,
+        prompt=factories.PromptTemplateFactory(thinking=True),
+        samples=3,
+        decoding=DECODING,
+        seed=7,
+    )
+    ids = list(group.generations.values_list("pk", flat=True))
+    task_id = group.generations.first().celery_task_id
+    progress: list[tuple[int, int]] = []
+    summary = generation_run(
+        generation_ids=ids, task_id=task_id, on_progress=lambda d, t: progress.append((d, t))
+    )
+    assert (summary.claimed, summary.succeeded, summary.failed) == (3, 3, 0)
+    assert progress[-1] == (3, 3)
+    for generation in group.generations.all():
+        assert generation.status == Generation.Status.SUCCEEDED
+        assert 1 <= generation.output_tokens <= 6
+        assert generation.input_tokens > 3 * 25  # 3 s of audio is 75 audio tokens
+        assert generation.audio_heard["end"] == pytest.approx(3.0)
+        assert generation.audio_heard["truncated"] is False
+        assert generation.audio_heard["sha256"] == song_with_audio.audio_files.get().sha256
+        assert generation.decoding["rng"]["seed"] == 7
+        assert generation.timings["generate"] > 0
+        assert "parser_version" in generation.parsed
+    # A second delivery of the same task finds nothing left to claim.
+    assert generation_run(generation_ids=ids, task_id=task_id).claimed == 0
+
+
+def test_a_missing_checkpoint_fails_every_row_with_the_reason(song_with_audio) -> None:
+    version = factories.ModelVersionFactory(checkpoint_uri="/nonexistent/checkpoint")
+    [group] = generation_request(
+        songs=[song_with_audio],
+        model_version=version,
+        prompt=factories.PromptTemplateFactory(),
+        samples=2,
+    )
+    generation = group.generations.first()
+    generation_run(
+        generation_ids=list(group.generations.values_list("pk", flat=True)),
+        task_id=generation.celery_task_id,
+    )
+    failed = group.generations.filter(status=Generation.Status.FAILED)
+    assert failed.count() == 2
+    assert failed.first().error.startswith("Could not load model version")
+
+
+def test_an_output_with_nul_characters_is_stored_readably(song_with_audio) -> None:
+    generation = factories.GenerationFactory(song=song_with_audio, status=Generation.Status.RUNNING)
+    generation_record_output(
+        generation=generation,
+        raw_text="A\x00B",
+        input_tokens=1,
+        output_tokens=2,
+        rng={},
+        timings={},
+    )
+    generation.refresh_from_db()
+    assert generation.raw_text == "A\ufffdB"
+
+
+def test_an_expert_confirms_and_reopens_a_hint(expert_user) -> None:
+    hint = GenerationHint.objects.create(
+        generation=factories.GenerationFactory(), kind="tempo", message="120 BPM vs 96 measured"
+    )
+    hint = generation_hint_decide(hint=hint, status="confirmed", actor=expert_user)
+    assert (hint.status, hint.decided_by) == ("confirmed", expert_user)
+    assert hint.decided_at is not None
+    hint = generation_hint_decide(hint=hint, status="open", actor=expert_user)
+    assert (hint.decided_by, hint.decided_at) == (None, None)
+
+
+def test_the_thinking_split_lands_in_think_and_answer_text() -> None:
+    parsed = parse("<think>Step 1: drums.</think><answer>A rock song at 120 BPM.</answer>")
+    assert parsed.think_text == "Step 1: drums."
+    assert parsed.answer_text == "A rock song at 120 BPM."
+
+
+def test_build_tiny_model_registers_a_version_with_its_weights_hash(tmp_path: Path) -> None:
+    call_command("build_tiny_model", str(tmp_path / "tiny"), "--name", "tiny-cmd")
+    version = ModelVersion.objects.get(name="tiny-cmd")
+    assert version.checkpoint_uri == str((tmp_path / "tiny").resolve())
+    assert len(version.checkpoint_sha256) == 64
+
+
+def test_the_generate_command_runs_inline_and_reports(
+    tiny_version: ModelVersion, song_with_audio, capsys
+) -> None:
+    prompt = factories.PromptTemplateFactory(name="cmd-prompt")
+    call_command(
+        "generate",
+        "--songs",
+        str(song_with_audio.pk),
+        "--model-version",
+        "tiny",
+        "--prompt",
+        "cmd-prompt",
+        "--samples",
+        "2",
+        "--max-new-tokens",
+        "4",
+        "--inline",
+    )
+    out = capsys.readouterr().out
+    assert "Queued 2 generation(s) in 1 group(s)." in out
+    assert "2 succeeded, 0 failed." in out
+    assert Generation.objects.filter(prompt=prompt, status="succeeded").count() == 2
+
+
+def test_the_generate_command_names_an_unknown_song(tiny_version: ModelVersion) -> None:
+    with pytest.raises(CommandError, match="No song with id 999999"):
+        call_command("generate", "--songs", "999999", "--model-version", "tiny", "--prompt", "x")
+
+
+def test_hints_come_from_the_song_analysis(song_with_audio) -> None:
+    # Only meaningful once modeling.hints exists; until then no hint rows are invented.
+    SongAnalysis.objects.create(
+        song=song_with_audio,
+        audio_file=song_with_audio.audio_files.get(),
+        analyser_version="test",
+        status="succeeded",
+        facts={"tempo_bpm": 96.0, "key_tonic": "G", "key_mode": "major"},
+    )
+    generation = factories.GenerationFactory(song=song_with_audio, status=Generation.Status.RUNNING)
+    generation_record_output(
+        generation=generation,
+        raw_text="A waltz at 140 BPM in E-flat minor.",
+        input_tokens=1,
+        output_tokens=1,
+        rng={},
+        timings={},
+    )
+    try:
+        import modeling.hints  # noqa: F401
+    except ImportError:
+        assert generation.hints.count() == 0
+    else:
+        assert set(generation.hints.values_list("kind", flat=True)) >= {"tempo"}
