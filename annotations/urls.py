@@ -1,6 +1,6 @@
 from django.urls import path
 
-from annotations import song_views, views
+from annotations import generation_views, song_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -16,6 +16,14 @@ urlpatterns = [
         name="song_analysis_file",
     ),
     path("audio/<int:pk>/", song_views.audio_file_stream, name="audio_file_stream"),
+    path("generations/", generation_views.generation_list, name="generation_list"),
+    path("generations/new/", generation_views.generation_new, name="generation_new"),
+    path("generations/<int:pk>/", generation_views.generation_detail, name="generation_detail"),
+    path(
+        "generations/<int:pk>/hints/<int:hint_pk>/",
+        generation_views.generation_hint_decide_view,
+        name="generation_hint_decide",
+    ),
     path("models/", views.model_version_list, name="model_version_list"),
     path("taxonomy/", views.taxonomy, name="taxonomy"),
     path("health/", views.health, name="health"),

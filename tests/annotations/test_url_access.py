@@ -52,6 +52,22 @@ MATRIX: dict[str, tuple] = {
         {ANON: LOGIN_REDIRECT, "expert": 200, "admin": 200, "auditor": 200},
         "audio_file",
     ),
+    "generation_list": (
+        "get",
+        {ANON: LOGIN_REDIRECT, "expert": 200, "admin": 200, "auditor": 200},
+    ),
+    "generation_new": ("get", {ANON: LOGIN_REDIRECT, "expert": 403, "admin": 200, "auditor": 403}),
+    "generation_detail": (
+        "get",
+        {ANON: LOGIN_REDIRECT, "expert": 200, "admin": 200, "auditor": 200},
+        "generation",
+    ),
+    "generation_hint_decide": (
+        "post",
+        # Experts reach the view, which refuses a missing decision with 400 and says why.
+        {ANON: LOGIN_REDIRECT, "expert": 400, "admin": 403, "auditor": 403},
+        "hint",
+    ),
     "taxonomy": ("get", {ANON: LOGIN_REDIRECT, "expert": 200, "admin": 200, "auditor": 200}),
     "health": ("get", {ANON: 200, "expert": 200, "admin": 200, "auditor": 200}),
     "login": ("get", {ANON: 200, "expert": 200, "admin": 200, "auditor": 200}),
@@ -107,7 +123,14 @@ def objects(tmp_path, django_capture_on_commit_callbacks) -> dict[str, dict[str,
     folder = Path(settings.MEDIA_ROOT) / artifact_prefix(analysis)
     folder.mkdir(parents=True)
     (folder / "beats.json").write_text('{"beats": [], "downbeats": []}')
+    from annotations.models import GenerationHint
+    from tests import factories
+
+    generation = factories.GenerationFactory(song_id=result.song_id)
+    hint = GenerationHint.objects.create(generation=generation, kind="tempo", message="off")
     return {
+        "generation": {"pk": generation.pk},
+        "hint": {"pk": generation.pk, "hint_pk": hint.pk},
         "song": {"pk": result.song_id},
         "audio_file": {"pk": analysis.audio_file_id},
         "analysis_file": {"pk": analysis.pk, "filename": "beats.json"},

@@ -1,0 +1,109 @@
+"""Reads for the generation pages (and the song page's list of a song's generations)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.paginator import Page, Paginator
+from django.db.models import Count, Prefetch, Q, QuerySet
+
+from annotations.models import Generation, GenerationGroup, GenerationHint, Song
+
+GROUPS_PER_PAGE = 25
+ACTIVE = (Generation.Status.QUEUED, Generation.Status.RUNNING)
+
+
+def generation_list_for_song(*, song: Song, user: Any) -> QuerySet[Generation]:
+    """A song's generations, newest first, for the song page; empty for users who may not see them."""
+    if not user.has_perm("annotations.view_generation"):
+        return Generation.objects.none()
+    return (
+        Generation.objects.filter(song=song)
+        .select_related("model_version", "prompt")
+        .order_by("-created_at", "group_id", "sibling_index")
+    )
+
+
+def generation_group_page(*, song_id: int | None = None, page: int = 1) -> Page:
+    """Groups of siblings, newest first, each with its siblings and a count per status."""
+    groups = GenerationGroup.objects.select_related("song", "model_version", "prompt").annotate(
+        active=Count("generations", filter=Q(generations__status__in=ACTIVE)),
+        succeeded=Count("generations", filter=Q(generations__status="succeeded")),
+        failed=Count("generations", filter=Q(generations__status="failed")),
+    )
+    if song_id is not None:
+        groups = groups.filter(song_id=song_id)
+    groups = groups.prefetch_related(
+        Prefetch(
+            "generations",
+            queryset=Generation.objects.only(
+                "id", "group_id", "sibling_index", "status", "error", "output_tokens"
+            ).order_by("sibling_index"),
+        )
+    )
+    return Paginator(groups.order_by("-created_at", "-id"), GROUPS_PER_PAGE).get_page(page)
+
+
+def any_generation_active() -> bool:
+    return Generation.objects.filter(status__in=ACTIVE).exists()
+
+
+@dataclass(frozen=True)
+class ClaimRow:
+    name: str
+    value: str
+
+
+def _claim_value(value: Any) -> str:
+    if isinstance(value, dict):
+        shown = value.get("value", value.get("text"))
+        if isinstance(shown, dict | list):
+            return (
+                ", ".join(f"{k}: {v}" for k, v in shown.items())
+                if isinstance(shown, dict)
+                else ", ".join(map(str, shown))
+            )
+        return "" if shown is None else str(shown)
+    if isinstance(value, list):
+        return "; ".join(v for v in (_claim_value(item) for item in value) if v)
+    return "" if value is None else str(value)
+
+
+def claim_rows(claims: dict[str, Any] | None) -> list[ClaimRow]:
+    """The parser's claims as (name, readable value) rows, skipping what was not claimed."""
+    rows = []
+    for name, value in (claims or {}).items():
+        if name.endswith("_mentions") or name == "negated":
+            continue
+        shown = _claim_value(value)
+        if shown:
+            rows.append(ClaimRow(name.replace("_", " "), shown))
+    return rows
+
+
+def generation_detail(*, generation: Generation) -> dict[str, Any]:
+    """What the generation page shows besides the row: parsed parts, hints and siblings."""
+    parsed = generation.parsed or {}
+    steps = [
+        {**step, "number": step.get("index") or i}
+        for i, step in enumerate(parsed.get("steps") or [], 1)
+    ]
+    siblings = list(
+        Generation.objects.filter(group_id=generation.group_id)
+        .exclude(group_id=None)
+        .only("id", "sibling_index", "status")
+        .order_by("sibling_index")
+    )
+    return {
+        "sections": parsed.get("sections") or [],
+        "steps": steps,
+        "timestamps": parsed.get("timestamps") or [],
+        "claims": claim_rows(parsed.get("claims")),
+        "think_claims": claim_rows(parsed.get("think_claims")),
+        "problems": parsed.get("problems") or [],
+        "hints": list(
+            GenerationHint.objects.filter(generation=generation).select_related("decided_by")
+        ),
+        "siblings": siblings,
+    }
