@@ -107,11 +107,11 @@ def _ensure_analysis(song: Song) -> None:
     """Hints compare against the analysis, which the demo's worker has not run yet at seed time:
     run it here (a few tenths of a second per demo song; the worker's later run rewrites the same
     facts)."""
-    from annotations.services.analysis import song_analysis_run
+    from annotations.services.analysis import song_analysis_request, song_analysis_run
 
-    analysis = SongAnalysis.objects.filter(song=song).select_related("audio_file").first()
-    if analysis is not None and analysis.status != SongAnalysis.Status.SUCCEEDED:
-        song_analysis_run(analysis=analysis)
+    if SongAnalysis.objects.filter(song=song, status=SongAnalysis.Status.SUCCEEDED).exists():
+        return
+    song_analysis_run(analysis=song_analysis_request(song=song))
 
 
 def _sample_outputs(prompt: PromptTemplate) -> None:

@@ -28,9 +28,11 @@ def parse(raw_text: str) -> Parsed:
         return Parsed(
             split.think, split.answer, {"parser_version": "split-only", "problems": problems}
         )
+    from modeling.parsing import part_text
+
     data = parse_generation(raw_text)
-    split = split_output(raw_text)
-    return Parsed(split.think, split.answer, data)
+    # The parser's offsets index raw_text; flags index these texts (offset minus the part's start).
+    return Parsed(part_text(raw_text, data, "think"), part_text(raw_text, data, "answer"), data)
 
 
 def hints(parsed: dict[str, Any], facts: dict[str, Any]) -> list[dict[str, Any]]:

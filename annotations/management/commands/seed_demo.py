@@ -14,6 +14,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from annotations import demo_audio
+from annotations.demo_generations import seed_demo_generations
 from annotations.errors import ValidationFailed
 from annotations.models import (
     Culture,
@@ -147,6 +148,7 @@ class Command(BaseCommand):
         passwords = self._users()
         self._songs()
         self._model_registry()
+        seed_demo_generations(data_dir=Path(settings.DATA_DIR), stdout=self.stdout)
         self.stdout.write("Demo users (username / password / role):")
         for username, password, role in passwords:
             self.stdout.write(f"  {username:8} {password:24} {role}")
