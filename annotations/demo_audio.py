@@ -91,5 +91,12 @@ def write(piece: DemoPiece, path: Path) -> Path:
     fmt = {".wav": ("WAV", "PCM_16"), ".flac": ("FLAC", "PCM_16"), ".ogg": ("OGG", "VORBIS")}[
         path.suffix
     ]
-    soundfile.write(str(path), render(piece), piece.sample_rate, format=fmt[0], subtype=fmt[1])
+    samples = render(piece)
+    # In blocks: libsndfile's Vorbis encoder crashes on one multi-minute write.
+    block = piece.sample_rate * 10
+    with soundfile.SoundFile(
+        str(path), "w", piece.sample_rate, samples.shape[1], format=fmt[0], subtype=fmt[1]
+    ) as out:
+        for start in range(0, len(samples), block):
+            out.write(samples[start : start + block])
     return path

@@ -34,12 +34,17 @@ def process_env(*, media_root: str, data_dir: Path) -> dict[str, str]:
 
 @contextmanager
 def celery_worker(
-    *, queues: str, media_root: str, data_dir: Path
+    *, queues: str, media_root: str, data_dir: Path, purge: bool = True
 ) -> Iterator[subprocess.Popen[str]]:
-    """A real worker consuming ``queues`` from the Redis broker; stopped when the block ends."""
+    """A real worker consuming ``queues`` from the Redis broker; stopped when the block ends.
+
+    ``purge`` drops messages an interrupted earlier run left behind; pass False when this test
+    queued work before starting the worker.
+    """
     from workbench.celery import app
 
-    app.control.purge()  # messages left by an interrupted earlier run would only add noise
+    if purge:
+        app.control.purge()
     process = subprocess.Popen(
         [
             sys.executable,
@@ -65,9 +70,15 @@ def celery_worker(
     )
     try:
         yield process
-    finally:
+    except BaseException:
         process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        output = process.communicate(timeout=20)[0] if process.stdout else ""
+        print("---- worker output ----\n" + output[-6000:])  # shown by pytest on failure
+        raise
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()

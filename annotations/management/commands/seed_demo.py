@@ -15,7 +15,6 @@ from django.db import transaction
 
 from annotations import demo_audio
 from annotations.demo_generations import seed_demo_generations
-from annotations.errors import ValidationFailed
 from annotations.models import (
     Culture,
     ExpertProfile,
@@ -27,7 +26,7 @@ from annotations.models import (
     Song,
 )
 from annotations.roles import ADMIN, AUDITOR, EXPERT
-from annotations.services.audio_files import audio_file_add
+from annotations.services.song_import import SongMetadata, song_import_file
 
 # (username, role, display name, expertise: genres, cultures, languages, instruments)
 DEMO_USERS: tuple[tuple[str, str, str, list[str], list[str], list[str], list[str]], ...] = (
@@ -117,6 +116,22 @@ PIECES: tuple[tuple[demo_audio.DemoPiece, str, list[str], list[str], list[str]],
         ),
         ".ogg",
         ["electronic"],
+        [],
+        [],
+    ),
+    (
+        # Longer than Music Flamingo's 20-minute window: the song page shades what it won't hear.
+        demo_audio.DemoPiece(
+            "Demo long-form suite in E minor (21 minutes)",
+            100,
+            4,
+            (("E3", "G3", "B3"), ("C3", "E3", "G3"), ("D3", "F#3", "A3"), ("B2", "D#3", "F#3")),
+            True,
+            21 * 60.0,
+            sample_rate=16000,
+        ),
+        ".ogg",
+        ["folk"],
         [],
         [],
     ),
@@ -211,26 +226,25 @@ class Command(BaseCommand):
                 if Song.objects.filter(title=piece.title).exists():
                     continue
                 path = demo_audio.write(piece, Path(tmp) / f"demo{suffix}")
-                with transaction.atomic():
-                    song = Song.objects.create(
+                result = song_import_file(
+                    path=path,
+                    filename=f"{piece.title}{suffix}",
+                    metadata=SongMetadata(
                         title=piece.title,
                         artist="Flamingo Workbench demo",
                         year=2026,
+                        genres=genres,
+                        cultures=cultures,
+                        languages=languages,
                         licence="CC0 (synthesised for the demo)",
                         source="annotations/demo_audio.py",
                         tags=["demo", f"{piece.bpm:g} bpm", f"{piece.beats_per_bar} beats per bar"],
-                        added_by=admin,
-                    )
-                    song.genres.set(Genre.objects.filter(slug__in=genres))
-                    song.cultures.set(Culture.objects.filter(slug__in=cultures))
-                    song.languages.set(Language.objects.filter(slug__in=languages))
-                    try:
-                        audio_file_add(
-                            song=song, source=path, original_filename=f"{piece.title}{suffix}"
-                        )
-                    except ValidationFailed as exc:
-                        raise CommandError(exc.message) from exc
-                self.stdout.write(f"Added song: {piece.title} ({suffix[1:]}); probe queued")
+                    ),
+                    actor=admin,
+                )
+                if result.outcome != "added":
+                    raise CommandError(result.message)
+                self.stdout.write(f"Added song: {result.message}; analysis queued")
 
     @transaction.atomic
     def _model_registry(self) -> None:
