@@ -2,6 +2,12 @@
 # Run benchmarks on a throwaway PostgreSQL database. Usage: bash benchmarks/run.sh [name] [size]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Inference needs no database, Django or front-end packages: it runs on a bare GPU box that has only
+# the repository and .venv. Usage: bash benchmarks/run.sh inference [--device cuda --size large …]
+if [ "${1:-}" = inference ]; then
+  shift
+  exec .venv/bin/python -m benchmarks.inference "$@"
+fi
 bash scripts/setup.sh
 export WORKBENCH_ENV=test WORKBENCH_DATA_DIR=${WORKBENCH_DATA_DIR:-$PWD/var/bench}
 if [ -z "${DATABASE_URL:-}" ]; then
@@ -14,4 +20,7 @@ fi
 name=${1:-all}
 if [ "$name" = all ] || [ "$name" = song_list ]; then
   .venv/bin/python -m benchmarks.song_list "${2:-20000}"
+fi
+if [ "$name" = all ]; then
+  .venv/bin/python -m benchmarks.inference
 fi

@@ -41,6 +41,8 @@ class DecodingParams:
     """Sampling settings, stored verbatim on every generation so it can be reproduced."""
 
     max_new_tokens: int = 1024
+    # Forces outputs to a length (benchmarks: equal work per row); 0 lets end-of-turn stop them.
+    min_new_tokens: int = 0
     do_sample: bool = True
     temperature: float = 0.7
     top_p: float = 0.95
@@ -52,6 +54,8 @@ class DecodingParams:
             raise ValueError("max_new_tokens must be between 1 and 8192")
         if self.do_sample and not 0 < self.temperature <= 5:
             raise ValueError("temperature must be in (0, 5] when sampling")
+        if not 0 <= self.min_new_tokens <= self.max_new_tokens:
+            raise ValueError("min_new_tokens must be between 0 and max_new_tokens")
         if not 0 < self.top_p <= 1:
             raise ValueError("top_p must be in (0, 1]")
         if self.top_k < 0:
@@ -74,6 +78,8 @@ class DecodingParams:
             "do_sample": self.do_sample,
             "repetition_penalty": self.repetition_penalty,
         }
+        if self.min_new_tokens:
+            kwargs["min_new_tokens"] = self.min_new_tokens
         if self.do_sample:
             kwargs.update(temperature=self.temperature, top_p=self.top_p, top_k=self.top_k)
         return kwargs
