@@ -95,6 +95,23 @@ class PromptTemplateAdmin(admin.ModelAdmin):
     list_display = ("name", "version", "thinking", "is_active", "created_at")
     list_filter = ("thinking", "is_active")
     search_fields = ("name", "text")
+    readonly_fields = ("version", "created_by")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        # A name is the prompt's identity across versions: fixed once created.
+        return (*self.readonly_fields, "name") if obj is not None else self.readonly_fields
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        # Generations point at the exact text they were asked with: an edit of the text or the
+        # thinking switch becomes the next version instead of rewriting this one.
+        if change and {"text", "thinking"} & set(form.changed_data):
+            from annotations.services.prompts import prompt_template_save_version
+
+            prompt_template_save_version(prompt=obj, actor=request.user)
+            return
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
 
 
 @admin.register(models.ModelVersion)
