@@ -20,6 +20,7 @@ _NAV = (
     ("Home", "home", None, "g h"),
     ("Songs", "song_list", "annotations.view_song", "g s"),
     ("Upload", "song_upload", "annotations.manage_songs", "g u"),
+    ("Generations", "generation_list", "annotations.view_generation", "g g"),
     ("Model versions", "model_version_list", "annotations.view_modelversion", "g m"),
     ("Error taxonomy", "taxonomy", "annotations.view_errorcategory", "g t"),
 )

@@ -174,13 +174,16 @@ def generation_run(
             celery_task_id=task_id,
         )
     summary = RunSummary()
-    summary.claimed = claimable.update(
-        status=Generation.Status.RUNNING, started_at=timezone.now(), celery_task_id=task_id
-    )
+    with transaction.atomic():
+        # Only the rows this call claims are run: a duplicate delivery of a task that is still
+        # running carries the same task id, and must not touch that run's rows.
+        claimed = list(claimable.select_for_update(skip_locked=True).values_list("pk", flat=True))
+        Generation.objects.filter(pk__in=claimed).update(
+            status=Generation.Status.RUNNING, started_at=timezone.now(), celery_task_id=task_id
+        )
+    summary.claimed = len(claimed)
     rows = list(
-        Generation.objects.filter(
-            pk__in=generation_ids, status=Generation.Status.RUNNING, celery_task_id=task_id
-        ).select_related("song", "model_version", "prompt")
+        Generation.objects.filter(pk__in=claimed).select_related("song", "model_version", "prompt")
     )
     total, done = len(rows), 0
 

@@ -211,3 +211,56 @@ def test_hints_come_from_the_song_analysis(song_with_audio) -> None:
         assert generation.hints.count() == 0
     else:
         assert set(generation.hints.values_list("kind", flat=True)) >= {"tempo"}
+
+
+def test_a_redelivered_task_takes_back_the_rows_its_lost_worker_had_claimed(
+    tiny_version: ModelVersion, song_with_audio
+) -> None:
+    [group] = generation_request(
+        songs=[song_with_audio],
+        model_version=tiny_version,
+        prompt=factories.PromptTemplateFactory(),
+        samples=2,
+        decoding=DECODING,
+    )
+    task_id = group.generations.first().celery_task_id
+    ids = list(group.generations.values_list("pk", flat=True))
+    # The first delivery claimed the rows, then its worker died (acks_late redelivers the task).
+    group.generations.update(status=Generation.Status.RUNNING)
+    assert generation_run(generation_ids=ids, task_id=task_id).claimed == 0
+    summary = generation_run(generation_ids=ids, task_id=task_id, redelivered=True)
+    assert (summary.claimed, summary.succeeded) == (2, 2)
+
+
+def test_the_inference_benchmark_runs_unchanged_on_the_tiny_model() -> None:
+    import subprocess
+    import sys
+
+    from tests.processes import ROOT
+
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.inference",
+            "--items",
+            "3",
+            "--shortest",
+            "2",
+            "--longest",
+            "4",
+            "--max-new-tokens",
+            "2",
+            "--batch-size",
+            "3",
+            "--model-dir",
+            str(tiny_model_path()),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "batched / one at a time:" in result.stdout
+    assert "audio-s/s" in result.stdout and "tokens/s" in result.stdout
