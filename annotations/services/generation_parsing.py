@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from modeling.output_format import split_output
+from modeling.hints import find_hints
+from modeling.parsing import parse_generation, part_text
 
 HINT_FIELDS = ("kind", "target", "quoted_text", "claimed", "measured", "message")
 
@@ -19,29 +20,18 @@ class Parsed:
 
 
 def parse(raw_text: str) -> Parsed:
-    """Think and answer texts plus the parser's JSON (steps, sections, timestamps, claims)."""
-    try:
-        from modeling.parsing import parse_generation
-    except ImportError:  # the parser lands separately; until then only think/answer split
-        split = split_output(raw_text)
-        problems = [] if split.well_formed else [{"code": "not-well-formed", "message": ""}]
-        return Parsed(
-            split.think, split.answer, {"parser_version": "split-only", "problems": problems}
-        )
-    from modeling.parsing import part_text
+    """Think and answer texts plus the parser's JSON (steps, sections, timestamps, claims).
 
+    The parser's offsets index ``raw_text``; flags index the think/answer texts, which are cut
+    with the parser's own spans so the two always agree.
+    """
     data = parse_generation(raw_text)
-    # The parser's offsets index raw_text; flags index these texts (offset minus the part's start).
     return Parsed(part_text(raw_text, data, "think"), part_text(raw_text, data, "answer"), data)
 
 
 def hints(parsed: dict[str, Any], facts: dict[str, Any]) -> list[dict[str, Any]]:
-    """Hint rows' fields for what the parsed claims contradict in the analysis facts."""
+    """``GenerationHint`` fields for each claim the analysis facts contradict."""
     if not facts:
-        return []
-    try:
-        from modeling.hints import find_hints
-    except ImportError:
         return []
     rows = []
     for hint in find_hints(parsed, facts):

@@ -119,6 +119,16 @@ def test_a_generation_page_shows_steps_sections_times_claims_and_escapes_text(
     assert "seeded with 5, position 1 of a batch of 2" in html
     assert "<script>alert(1)</script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    # The sample says 140 BPM and C major; the analysis measured 96 BPM in A minor (C's relative).
+    assert "Caption says 140 BPM; analysis measured 96 BPM" in html
+    assert 'value="confirmed"' in html
+
+
+def test_auditors_read_hints_without_deciding_them(auditor_user, song) -> None:
+    generation = _parsed_generation(song)
+    html = client_for(auditor_user).get(reverse("generation_detail", args=[generation.pk]))
+    assert b"Caption says 140 BPM" in html.content
+    assert b'value="confirmed"' not in html.content
 
 
 def test_an_expert_confirms_a_hint_with_htmx(expert_user) -> None:

@@ -187,8 +187,7 @@ def test_the_generate_command_names_an_unknown_song(tiny_version: ModelVersion) 
         call_command("generate", "--songs", "999999", "--model-version", "tiny", "--prompt", "x")
 
 
-def test_hints_come_from_the_song_analysis(song_with_audio) -> None:
-    # Only meaningful once modeling.hints exists; until then no hint rows are invented.
+def test_hints_come_from_the_song_analysis_and_point_at_the_claim(song_with_audio) -> None:
     SongAnalysis.objects.create(
         song=song_with_audio,
         audio_file=song_with_audio.audio_files.get(),
@@ -197,20 +196,16 @@ def test_hints_come_from_the_song_analysis(song_with_audio) -> None:
         facts={"tempo_bpm": 96.0, "key_tonic": "G", "key_mode": "major"},
     )
     generation = factories.GenerationFactory(song=song_with_audio, status=Generation.Status.RUNNING)
+    raw = "<think>It feels fast.</think><answer>A waltz at 140 BPM in E-flat minor.</answer>"
     generation_record_output(
-        generation=generation,
-        raw_text="A waltz at 140 BPM in E-flat minor.",
-        input_tokens=1,
-        output_tokens=1,
-        rng={},
-        timings={},
+        generation=generation, raw_text=raw, input_tokens=1, output_tokens=1, rng={}, timings={}
     )
-    try:
-        import modeling.hints  # noqa: F401
-    except ImportError:
-        assert generation.hints.count() == 0
-    else:
-        assert set(generation.hints.values_list("kind", flat=True)) >= {"tempo"}
+    tempo = generation.hints.get(kind="tempo")
+    assert raw[tempo.start_char : tempo.end_char] == tempo.quoted_text == "140 BPM"
+    assert tempo.status == "open" and "96" in tempo.message
+    assert generation.hints.filter(kind="key").exists()
+    assert generation.answer_text == "A waltz at 140 BPM in E-flat minor."
+    assert generation.think_text == "It feels fast."
 
 
 def test_a_redelivered_task_takes_back_the_rows_its_lost_worker_had_claimed(
