@@ -36,7 +36,7 @@ def test_every_demo_song_gets_tiny_model_output_and_a_parsed_sample_with_hints(
     assert sample.model_version.status == "retired"
     assert "hand-written" in sample.model_version.notes
     assert len(sample.parsed["steps"]) == 4
-    assert [s["heading"] for s in sample.parsed["sections"]][0].startswith("Instrumentation")
+    assert sample.parsed["sections"][0]["heading"].startswith("Instrumentation")
     assert sample.parsed["claims"]["tempo_bpm"]
     # The sample says 140 BPM; the demo groove is analysed at about 96.
     assert sample.hints.filter(kind="tempo").exists()
