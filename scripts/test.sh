@@ -13,6 +13,15 @@ if [ ! -x /usr/bin/chromium ]; then
     sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
   fi
 fi
+if [ ! -x /usr/bin/fluidsynth ] || [ ! -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ] || [ ! -d /usr/share/games/asc/music ]; then
+  echo "Installing Debian's fluidsynth, fluid-soundfont-gm and asc-music for the analysis tests"
+  analysis_packages="fluidsynth fluid-soundfont-gm asc-music"
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $analysis_packages >/dev/null
+  else
+    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $analysis_packages >/dev/null
+  fi
+fi
 
 export WORKBENCH_ENV=test
 export WORKBENCH_DATA_DIR=${WORKBENCH_DATA_DIR:-$PWD/var/test}
