@@ -169,8 +169,10 @@ _BPM = re.compile(
     re.IGNORECASE,
 )
 _TEMPO_WORD = re.compile(
-    r"(?:\btempo|♩|quarter[\s-]note)\s*(?:of|is|at|around|about|near|sits|hovers|settles|"
-    r"roughly|approximately|approx\.?|circa|ca\.|=|≈|~|:|\s)*\s*"
+    # Each connector consumes a word or sign, then its spaces: no two ways to match the same
+    # whitespace, so a "tempo" followed by a long run of spaces cannot backtrack for minutes.
+    r"(?:\btempo|♩|quarter[\s-]note)\s*(?:(?:(?:of|is|at|around|about|near|sits|hovers|settles|"
+    r"roughly|approximately|circa)\b|approx\.?|ca\.|[=≈~:])\s*){0,4}"
     r"(?P<a>\d{2,3}(?:\.\d{1,2})?)(?!\s*(?:%|hz|khz|seconds?|secs?|minutes?|bars?|[:/\d]))",
     re.IGNORECASE,
 )
@@ -210,7 +212,7 @@ _KEY = re.compile(
 )
 _KEY_CONTEXT = re.compile(
     r"(?i:\bkey(?:\s+(?:of|is|center|centre)|\s*:)|\btonal(?:ity|\s+cent(?:er|re))(?:\s+(?:of|is|on))?"
-    r"\s*:?|\bcent(?:ered|red)\s+on|\btonic\s+(?:of|is))\s*"
+    r"(?:\s*:)?|\bcent(?:ered|red)\s+on|\btonic\s+(?:of|is))\s*"
     r"(?P<letter>[A-G])"
     + _ACCIDENTAL
     + r"(?:[ \t\u00a0-]*(?P<mode>(?i:"
@@ -651,17 +653,19 @@ def extract_claims(
     occupied = [(s, e) for s, e, _ in instruments] + skip
     genre_hits = [h for h in genre_hits if not _overlaps(h, occupied)]
     genres: list[tuple[int, int, str]] = []
-    for s, e, name in genre_hits:
+    for index, (s, e, name) in enumerate(genre_hits):
         word = _norm(text[s:e])
         if word in AMBIGUOUS_GENRES or word.rstrip("s") in AMBIGUOUS_GENRES:
+            # "country and soul", "soul/funk": beside an unambiguous genre, joined by a list word.
+            neighbours = genre_hits[max(0, index - 1) : index] + genre_hits[index + 1 : index + 2]
+            accepted = {(gs, ge) for gs, ge, _ in genres}
             near_genre = any(
-                (os, oe) != (s, e)
-                and _norm(text[os:oe]) not in AMBIGUOUS_GENRES
+                (_norm(text[os:oe]) not in AMBIGUOUS_GENRES or (os, oe) in accepted)
                 and (0 <= s - oe <= 8 or 0 <= os - e <= 8)
                 and re.fullmatch(
                     r"[\s,/&-]*(?:and|or|with)?[\s,/&-]*", text[min(oe, e) : max(os, s)], re.I
                 )
-                for os, oe, _ in genre_hits
+                for os, oe, _ in neighbours
             )
             cue = set(_previous_words(text, start, s, 3)) & GENRE_CUES
             if not (_next_word(text, e, end) in GENRE_NOUNS or cue or near_genre):

@@ -37,7 +37,7 @@ from modeling.spans import strip as _strip
 
 PARSER_VERSION = "1.0"
 
-_TAG = re.compile(r"<\s*(/?)\s*(think|answer)\s*>", re.IGNORECASE)
+_TAG = re.compile(r"<\s*(?:(/)\s*)?(think|answer)\s*>", re.IGNORECASE)
 _TERMINAL = set('.!?…。！？」』"”’)]*`~')
 _INFO, _WARNING, _ERROR = "info", "warning", "error"
 
@@ -342,10 +342,13 @@ def _steps_from_cuts(
 
 # --- sections of the answer ----------------------------------------------------------------------
 
-_MD_HEADING = re.compile(r"[ \t]{0,3}#{1,6}[ \t]+(?P<h>.+?)[ \t]*#*[ \t]*$")
-_BOLD_LINE = re.compile(r"(?:\*\*|__)(?P<h>[^*_\n]{1,80}?)[ \t]*:?[ \t]*(?:\*\*|__)[ \t]*:?[ \t]*$")
+# No two adjacent parts of these patterns can match the same whitespace, so a line of thousands of
+# spaces cannot make them backtrack for minutes; trailing "#"s of a markdown heading are trimmed in
+# Python for the same reason.
+_MD_HEADING = re.compile(r"[ \t]{0,3}#{1,6}[ \t]+(?P<h>\S[^\n]*)")
+_BOLD_LINE = re.compile(r"(?:\*\*|__)(?P<h>[^*_\n]{1,80}?)(?::[ \t]*)?(?:\*\*|__)(?:[ \t]*:)?$")
 _BOLD_INLINE = re.compile(
-    r"(?:\*\*|__)(?P<h>[^*_\n]{1,60}?)[ \t]*:?[ \t]*(?:\*\*|__)[ \t]*[:—–-]?[ \t]+(?=\S)"
+    r"(?:\*\*|__)(?P<h>[^*_\n]{1,60}?)(?::[ \t]*)?(?:\*\*|__)(?:[ \t]*[:—–-])?[ \t]+(?=\S)"
 )
 _COLON_LINE = re.compile(r"(?P<h>[^\W\d_][^\n:]{0,60}?)[ \t]*:[ \t]*$")
 _COLON_INLINE = re.compile(r"(?P<h>[^\W\d_][^\n:.!?]{0,50}?)[ \t]*:[ \t]+(?=\S)")
@@ -367,6 +370,13 @@ def _heading(text: str, line: Span, paragraph_start: bool) -> tuple[Span, int] |
         if match is None:
             continue
         hs, he = _strip(text, match.start("h"), match.end("h"))
+        if pattern is _MD_HEADING:
+            while he > hs and text[he - 1] == "#":
+                he -= 1
+            hs, he = _strip(text, hs, he)
+        numbering = re.match(r"\d{1,2}[.)][ \t]+", text[hs:he])
+        if numbering:
+            hs += numbering.end()
         heading = text[hs:he].strip("*_ ")
         if not heading or len(heading.split()) > max_words:
             continue

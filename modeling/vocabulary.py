@@ -537,6 +537,13 @@ AMBIGUOUS_GENRES: frozenset[str] = frozenset(
 
 GENRE_NOUNS: frozenset[str] = frozenset(
     {
+        "tinged",
+        "infused",
+        "flavoured",
+        "flavored",
+        "styled",
+        "leaning",
+        "esque",
         "music",
         "song",
         "songs",
@@ -623,18 +630,13 @@ GENRE_CUES: frozenset[str] = frozenset(
         "falls",
         "hybrid",
         "between",
-        "of",
         "evokes",
         "channels",
         "nods",
         "reminiscent",
-        "like",
-        "as",
         "sits",
         "squarely",
         "firmly",
-        "within",
-        "into",
         "crossover",
         "tinged",
         "flavoured",
@@ -653,8 +655,6 @@ GENRE_CUES: frozenset[str] = frozenset(
         "soulful",
         "straddles",
         "draws",
-        "on",
-        "from",
     }
 )
 

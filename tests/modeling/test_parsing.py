@@ -423,3 +423,77 @@ def test_a_numbered_line_list_inside_a_step_stays_in_that_step() -> None:
         "Step 1: layers:\n- drums\n- bass",
         "Step 2: tempo near 90 BPM.",
     ]
+
+
+# --- heading variants ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "headings"),
+    [
+        (
+            "### 1. Instrumentation & Production\nA piano.\n\n### 2. Vocals\nA choir.",
+            ["Instrumentation & Production", "Vocals"],
+        ),
+        ("## Harmony ##\nIn C major.", ["Harmony"]),
+        (
+            "## 🎸 Instrumentation\nGuitars.\n## 🎤 Vocals\nA tenor.",
+            ["🎸 Instrumentation", "🎤 Vocals"],
+        ),
+        ("VOCALS:\nA tenor sings.\n\nHARMONY:\nIn C major.", ["VOCALS", "HARMONY"]),
+        ("**Mood**\nCalm.\n\n**Vocals:**\nNone.", ["Mood", "Vocals"]),
+        ("Overview: A calm piece.\n\nMood: Serene and slow.", ["Overview", "Mood"]),
+        ("A calm piece. It has a piano.\n\nThe mood is serene.", [None, None]),
+    ],
+)
+def test_heading_styles(raw: str, headings: list[str | None]) -> None:
+    parsed = parse_generation(raw)
+    assert [s["heading"] for s in parsed["sections"]] == headings
+    assert_offsets_hold(raw, parsed)
+
+
+def test_bold_key_value_bullets_stay_sentences_of_their_section() -> None:
+    raw = "**Harmony/Theory:**\n- **Key:** F minor\n- **Tempo:** 92 BPM\n- **Meter:** 4/4"
+    parsed = parse_generation(raw)
+    [section] = parsed["sections"]
+    assert section["heading"] == "Harmony/Theory"
+    assert [s["text"] for s in section["sentences"]] == [
+        "**Key:** F minor",
+        "**Tempo:** 92 BPM",
+        "**Meter:** 4/4",
+    ]
+    claims = parsed["claims"]
+    assert (claims["key"]["tonic"], claims["key"]["context"]) == ("F", "key")
+    assert (claims["tempo_bpm"]["value"], claims["meter"]["value"]) == (92.0, "4/4")
+
+
+def test_sentences_do_not_break_at_abbreviations_or_decimals() -> None:
+    raw = "It sits near approx. 92.5 BPM, e.g. in the verse. Then it slows. 終わり。次"
+    [section] = parse_generation(raw)["sections"]
+    assert [s["text"] for s in section["sentences"]] == [
+        "It sits near approx. 92.5 BPM, e.g. in the verse.",
+        "Then it slows.",
+        "終わり。",
+        "次",
+    ]
+
+
+# --- inputs that once made a regular expression backtrack for minutes ---------------------------
+
+PATHOLOGICAL = [
+    "tempo" + " " * 10_000 + "x",
+    "tonality" + " " * 10_000 + "x",
+    "<" + " " * 10_000 + "x",
+    "## a" + " " * 10_000 + "#" * 10 + "x",
+    "**a" + " " * 10_000 + "x",
+    "**a**" + " " * 10_000 + "x",
+    "country " * 5_000,
+    "tabla " * 10_000,
+    "the chorus at 1:00. " * 2_000,
+]
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("raw", PATHOLOGICAL, ids=range(len(PATHOLOGICAL)))
+def test_pathological_inputs_parse(raw: str) -> None:
+    assert_offsets_hold(raw, parse_generation(raw))
