@@ -219,6 +219,9 @@ _KEY_CONTEXT = re.compile(
     + _MODE_WORDS
     + r"|maj|min|m)))?(?![\w♯♭#])"
 )
+_KEY_SHORTHAND = re.compile(  # "in F#m", "in Ebmaj": chord-symbol spelling after "in"
+    r"(?<!\w)(?i:in)\s+(?P<letter>[A-G])(?P<acc>[♯#♭b])?(?P<mode>m|min|maj)(?![\w♯♭#])"
+)
 _NOT_A_KEY_AFTER = re.compile(
     r"\s*(?i:chords?|triads?|7(?:th)?s?\b|sevenths?|ninths?|add9|sus\d?|arpeggios?|barre|shapes?|"
     r"power|pentatonic\s+(?:lick|riff|run)s?|seventh|9th|inversion|voicing)"
@@ -308,7 +311,7 @@ def find_keys(text: str, start: int, end: int) -> list[dict[str, Any]]:
     [('F#', 'minor', 'key'), ('A', 'major', 'modulation')]
     """
     out: list[dict[str, Any]] = []
-    for pattern in (_KEY_CONTEXT, _KEY):
+    for pattern in (_KEY_CONTEXT, _KEY, _KEY_SHORTHAND):
         for match in pattern.finditer(text, start, end):
             span = (match.start("letter"), match.end())
             if any(span[0] < o["end"] and o["start"] < span[1] for o in out):
@@ -316,7 +319,7 @@ def find_keys(text: str, start: int, end: int) -> list[dict[str, Any]]:
             if _NOT_A_KEY_AFTER.match(text, match.end(), end):
                 continue
             mode = _mode(match["mode"])
-            if pattern is _KEY and _looks_like_an_article(text, start, match, end):
+            if pattern is not _KEY_CONTEXT and _looks_like_an_article(text, start, match, end):
                 continue
             sentence_start = max(start, *(text.rfind(ch, start, span[0]) + 1 for ch in ".!?\n;"))
             before = text[sentence_start : span[0]]
@@ -413,14 +416,15 @@ def _norm(term: str) -> str:
 class _Vocabulary:
     """Whole-word, case-insensitive matcher for one vocabulary, longest spelling first."""
 
-    def __init__(self, entries: dict[str, tuple[str, ...]]) -> None:
+    def __init__(self, entries: dict[str, tuple[str, ...]], *, plurals: bool = False) -> None:
         self.canonical: dict[str, str] = {}
         for name, aliases in entries.items():
             for alias in (name, *aliases):
                 self.canonical.setdefault(_norm(alias), name)
         alternatives = sorted(self.canonical, key=len, reverse=True)
         body = "|".join(re.escape(a).replace(r"\ ", r"[\s\-]+") for a in alternatives)
-        self.pattern = re.compile(rf"(?<!\w)(?:{body})(?:e?s)?(?!\w)", re.IGNORECASE)
+        plural = r"(?:e?s)?" if plurals else ""
+        self.pattern = re.compile(rf"(?<!\w)(?:{body}){plural}(?!\w)", re.IGNORECASE)
 
     def find(self, text: str, start: int, end: int) -> list[tuple[int, int, str]]:
         hits = []
@@ -438,7 +442,7 @@ class _Vocabulary:
         return hits
 
 
-_INSTRUMENTS = _Vocabulary(INSTRUMENTS)
+_INSTRUMENTS = _Vocabulary(INSTRUMENTS, plurals=True)  # "tablas"; but "pops" is no genre
 _GENRES = _Vocabulary(GENRES)
 _LANGUAGES = _Vocabulary(LANGUAGES)
 

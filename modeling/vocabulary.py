@@ -1,8 +1,8 @@
 """Built-in vocabularies the caption parser matches against: instruments, genres, languages.
 
 Each entry maps a canonical name (what the parser reports) to the other spellings it accepts.
-Matching is whole-word and case-insensitive, and a plural ``s``/``es`` is always accepted, so
-``"tablas"`` is reported as ``"tabla"``. Spellings with diacritics are listed with their ASCII
+Matching is whole-word and case-insensitive; for instruments a plural ``s``/``es`` is accepted,
+so ``"tablas"`` is reported as ``"tabla"``. Spellings with diacritics are listed with their ASCII
 forms, since models write both. The admin-editable vocabularies in the database are for tagging
 songs; these lists only have to recognise what a caption mentions.
 """

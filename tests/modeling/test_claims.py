@@ -127,6 +127,9 @@ def test_not_tempo_claims(text: str) -> None:
         ("A D Dorian vamp.", "D", "dorian"),
         ("A minor, the relative of C, is home.", "A", "minor"),
         ("It sits in E MINOR.", "E", "minor"),
+        ("A vamp in F#m.", "F#", "minor"),
+        ("Mostly in Bbm, briefly Db.", "Bb", "minor"),
+        ("Played in Ebmaj.", "Eb", "major"),
     ],
 )
 def test_key_claims(text: str, tonic: str, mode: str | None) -> None:
@@ -142,6 +145,7 @@ def test_key_claims(text: str, tonic: str, mode: str | None) -> None:
         "She plays a minor role.",
         "It resolves on a C major triad.",
         "THE MINOR FALL",
+        "A snare that pops in AM radio mixes.",
     ],
 )
 def test_not_key_claims(text: str) -> None:
@@ -225,6 +229,7 @@ def test_the_instrument_vocabulary_covers_non_western_traditions() -> None:
         ("Classic country music with fiddle.", ["country"]),
         ("A blend of country and soul.", ["country", "soul"]),
         ("Deep house beats.", ["house"]),
+        ("The snare pops and the kick punches.", []),
         ("Fado, flamenco and qawwali.", ["fado", "flamenco", "qawwali"]),
         ("Afrobeat horns and highlife guitar.", ["afrobeat", "highlife"]),
     ],
