@@ -8,7 +8,14 @@ from typing import Any
 from django.core.paginator import Page, Paginator
 from django.db.models import Count, Prefetch, Q, QuerySet
 
-from annotations.models import Generation, GenerationGroup, GenerationHint, Song
+from annotations.models import (
+    Generation,
+    GenerationGroup,
+    GenerationHint,
+    ModelVersion,
+    PromptTemplate,
+    Song,
+)
 
 GROUPS_PER_PAGE = 25
 ACTIVE = (Generation.Status.QUEUED, Generation.Status.RUNNING)
@@ -45,6 +52,18 @@ def generation_group_page(*, song_id: int | None = None, page: int = 1) -> Page:
     return Paginator(groups.order_by("-created_at", "-id"), GROUPS_PER_PAGE).get_page(page)
 
 
+def generation_form_defaults() -> dict[str, Any]:
+    """What the new-run form starts with: a serving version (else the newest usable one) and the
+    full-caption prompt (else any active one)."""
+    versions = ModelVersion.objects.exclude(status=ModelVersion.Status.RETIRED)
+    version = versions.filter(status=ModelVersion.Status.SERVING).first() or versions.first()
+    prompts = PromptTemplate.objects.filter(is_active=True)
+    prompt = (
+        prompts.filter(name="full-caption-think").order_by("-version").first() or prompts.first()
+    )
+    return {"model_version": version, "prompt": prompt}
+
+
 def any_generation_active() -> bool:
     return Generation.objects.filter(status__in=ACTIVE).exists()
 
@@ -55,19 +74,22 @@ class ClaimRow:
     value: str
 
 
+def _clock(seconds: float) -> str:
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes}:{rest:02d}"
+
+
 def _claim_value(value: Any) -> str:
-    if isinstance(value, dict):
-        shown = value.get("value", value.get("text"))
-        if isinstance(shown, dict | list):
-            return (
-                ", ".join(f"{k}: {v}" for k, v in shown.items())
-                if isinstance(shown, dict)
-                else ", ".join(map(str, shown))
-            )
-        return "" if shown is None else str(shown)
+    """One claim as people read it: its value, a timed section as "label at m:ss", else its text."""
     if isinstance(value, list):
         return "; ".join(v for v in (_claim_value(item) for item in value) if v)
-    return "" if value is None else str(value)
+    if not isinstance(value, dict):
+        return "" if value is None else str(value)
+    if value.get("label") is not None:
+        start = value.get("start_seconds")
+        return f"{value['label']} at {_clock(start)}" if start is not None else str(value["label"])
+    shown = value.get("value", value.get("text"))
+    return "" if shown is None or isinstance(shown, dict | list) else str(shown)
 
 
 def claim_rows(claims: dict[str, Any] | None) -> list[ClaimRow]:

@@ -75,7 +75,9 @@ def generation_new(request: HttpRequest) -> HttpResponse:
         status = 400
     else:
         song_ids = [i for i in map(_int_or_none, request.GET.getlist("song")) if i]
-        form = GenerationRequestForm(initial={"songs": song_ids})
+        form = GenerationRequestForm(
+            initial={"songs": song_ids, **generation_selectors.generation_form_defaults()}
+        )
         status = 200
     # Only the songs asked for are offered (the song list is the place to pick among thousands).
     chosen = [_int_or_none(str(c)) for c in form["songs"].value() or []]

@@ -165,3 +165,20 @@ def test_the_song_page_selector_lists_a_songs_generations_for_viewers_only(
     factories.GenerationFactory()
     assert list(generation_list_for_song(song=song, user=expert_user)) == [mine]
     assert list(generation_list_for_song(song=song, user=factories.UserFactory())) == []
+
+
+def test_the_form_starts_with_the_serving_version_and_the_thinking_caption_prompt(
+    admin_user, song
+) -> None:
+    factories.ModelVersionFactory(name="candidate")
+    serving = factories.ModelVersionFactory(name="serving-one", status="serving")
+    response = client_for(admin_user).get(reverse("generation_new") + f"?song={song.pk}")
+    html = response.content.decode()
+    assert f'<option value="{serving.pk}" selected>serving-one</option>' in html
+    assert "selected>full-caption-think v1</option>" in html
+
+
+def test_timed_sections_read_as_label_and_time(expert_user, song) -> None:
+    generation = _parsed_generation(song)
+    html = client_for(expert_user).get(reverse("generation_detail", args=[generation.pk]))
+    assert b"intro at 0:00" in html.content
