@@ -627,95 +627,14 @@ def extract_claims(
     Nothing inside an ``exclude`` span (section headings such as "Vocals:") is a claim.
     """
     start, end = span if span is not None else (0, 0)
-    skip = [(s, e) for s, e in exclude or []]
+    region = _Region(text, start, end, skip=[(s, e, "") for s, e in exclude or []])
     tempos = find_tempos(text, start, end)
     keys = find_keys(text, start, end)
     meters = find_meters(text, start, end)
-    stamps = find_timestamps(text, start, end)
 
-    negated: list[dict[str, Any]] = []
-    instrument_hits = [h for h in _INSTRUMENTS.find(text, start, end) if not _overlaps(h, skip)]
-    genre_hits = [h for h in _GENRES.find(text, start, end) if not _overlaps(h, skip)]
-    # Where an instrument and a genre overlap ("synth" in "synth-pop"), the longer match wins.
-    instrument_hits = [
-        h
-        for h in instrument_hits
-        if not any(_overlaps(h, [g[:2]]) and g[1] - g[0] > h[1] - h[0] for g in genre_hits)
-    ]
-    instruments: list[tuple[int, int, str]] = []
-    for s, e, name in instrument_hits:
-        if _next_word(text, e, end) in INSTRUMENT_FALSE_FOLLOWERS.get(name, frozenset()):
-            continue
-        previous = _previous_words(text, start, s, 1)
-        if previous and previous[0] in INSTRUMENT_FALSE_PRECEDERS.get(name, frozenset()):
-            continue
-        if is_negated(text, start, s):
-            negated.append({**_span(text, s, e), "kind": "instrument", "value": name})
-        else:
-            instruments.append((s, e, name))
-
-    occupied = [(s, e) for s, e, _ in instruments] + skip
-    genre_hits = [h for h in genre_hits if not _overlaps(h, occupied)]
-    genres: list[tuple[int, int, str]] = []
-    for index, (s, e, name) in enumerate(genre_hits):
-        word = _norm(text[s:e])
-        if word in AMBIGUOUS_GENRES or word.rstrip("s") in AMBIGUOUS_GENRES:
-            # "country and soul", "soul/funk": beside an unambiguous genre, joined by a list word.
-            neighbours = genre_hits[max(0, index - 1) : index] + genre_hits[index + 1 : index + 2]
-            accepted = {(gs, ge) for gs, ge, _ in genres}
-            near_genre = any(
-                (_norm(text[os:oe]) not in AMBIGUOUS_GENRES or (os, oe) in accepted)
-                and (0 <= s - oe <= 8 or 0 <= os - e <= 8)
-                and re.fullmatch(
-                    r"[\s,/&-]*(?:and|or|with)?[\s,/&-]*", text[min(oe, e) : max(os, s)], re.I
-                )
-                for os, oe, _ in neighbours
-            )
-            cue = set(_previous_words(text, start, s, 3)) & GENRE_CUES
-            if not (_next_word(text, e, end) in GENRE_NOUNS or cue or near_genre):
-                continue
-        if is_negated(text, start, s):
-            negated.append({**_span(text, s, e), "kind": "genre", "value": name})
-        else:
-            genres.append((s, e, name))
-
-    occupied += [(s, e) for s, e, _ in genres]
-    languages: list[tuple[int, int, str]] = []
-    for s, e, name in _LANGUAGES.find(text, start, end):
-        if _overlaps((s, e, name), occupied):
-            continue
-        following = re.match(r"[\s-]*", text[e:end])
-        after = e + (following.end() if following else 0)
-        if any(os == after for os, _ in occupied):
-            continue  # "Japanese enka", "Latin percussion": a culture, not the language sung
-        window_start = max(start, s - 50, *(text.rfind(ch, start, s) + 1 for ch in ".!?\n"))
-        stops = [p for p in (text.find(ch, e, end) for ch in ".!?\n") if p != -1]
-        window_end = min([end, e + 50, *stops])
-        words = {w.lower() for w in re.findall(r"[\w-]+", text[window_start:window_end])}
-        if not words & LANGUAGE_CUES and not text[e:end].lower().startswith("-language"):
-            continue
-        if is_negated(text, start, s):
-            negated.append({**_span(text, s, e), "kind": "language", "value": name})
-        else:
-            languages.append((s, e, name))
-
-    vocals: list[tuple[int, int, str]] = []
-    for match in _VOCALS.finditer(text, start, end):
-        s, e = match.start(), match.end()
-        if _overlaps((s, e, ""), skip):
-            continue
-        if _NOT_A_VOICE_AFTER.match(text, e, end) or _overlaps((s, e, ""), occupied):
-            continue
-        value = _vocal_value(match[0])
-        if is_negated(text, start, s):
-            negated.append({**_span(text, s, e), "kind": "vocal", "value": value})
-            if value.split()[-1] in {"vocal", "voice", "singer", "singing", "vocalist"}:
-                vocals.append((s, e, "instrumental"))
-        else:
-            vocals.append((s, e, value))
-    for match in _INSTRUMENTAL.finditer(text, start, end):
-        s = match.end() - len("instrumental")
-        vocals.append((s, match.end(), "instrumental"))
+    instruments, genres = _instrument_and_genre_hits(region)
+    languages = _language_hits(region, taken=[*instruments, *genres])
+    vocals = _vocal_hits(region, taken=[*instruments, *genres, *languages])
 
     primary_key = next((k for k in keys if k["context"] == "key"), None) or next(
         (k for k in keys if k["context"] != "modulation"), None
@@ -731,8 +650,8 @@ def extract_claims(
         "instruments": _claim_list(text, instruments),
         "vocals": _claim_list(text, vocals),
         "languages": _claim_list(text, languages),
-        "sections": _timed_sections(text, start, end, stamps),
-        "negated": negated,
+        "sections": _timed_sections(text, start, end, find_timestamps(text, start, end)),
+        "negated": sorted(region.negated, key=lambda n: n["start"]),
     }
     for value in claims.values():
         for claim in value if isinstance(value, list) else [value]:
@@ -741,8 +660,110 @@ def extract_claims(
     return claims
 
 
-def _overlaps(hit: tuple[int, int, str], spans: list[tuple[int, int]]) -> bool:
-    return any(hit[0] < e and s < hit[1] for s, e in spans)
+Hit = tuple[int, int, str]  # start, end, canonical value
+
+
+class _Region:
+    """The part of the text claims come from, the spans to skip, and the negated mentions found."""
+
+    def __init__(self, text: str, start: int, end: int, skip: list[Hit]) -> None:
+        self.text, self.start, self.end, self.skip = text, start, end, skip
+        self.negated: list[dict[str, Any]] = []
+
+    def keep(self, hit: Hit, kind: str, claimed: list[Hit]) -> None:
+        """Add ``hit`` to ``claimed``, or to the negated mentions if a negation governs it."""
+        s, e, name = hit
+        if is_negated(self.text, self.start, s):
+            self.negated.append({**_span(self.text, s, e), "kind": kind, "value": name})
+        else:
+            claimed.append(hit)
+
+
+def _instrument_and_genre_hits(region: _Region) -> tuple[list[Hit], list[Hit]]:
+    text, start, end = region.text, region.start, region.end
+    instrument_hits = [
+        h for h in _INSTRUMENTS.find(text, start, end) if not _overlaps(h, region.skip)
+    ]
+    genre_hits = [h for h in _GENRES.find(text, start, end) if not _overlaps(h, region.skip)]
+    # Where an instrument and a genre overlap ("synth" in "synth-pop"), the longer match wins.
+    instrument_hits = [
+        h
+        for h in instrument_hits
+        if not any(_overlaps(h, [g]) and g[1] - g[0] > h[1] - h[0] for g in genre_hits)
+    ]
+    instruments: list[Hit] = []
+    for s, e, name in instrument_hits:
+        if _next_word(text, e, end) in INSTRUMENT_FALSE_FOLLOWERS.get(name, frozenset()):
+            continue
+        previous = _previous_words(text, start, s, 1)
+        if previous and previous[0] in INSTRUMENT_FALSE_PRECEDERS.get(name, frozenset()):
+            continue
+        region.keep((s, e, name), "instrument", instruments)
+
+    genre_hits = [h for h in genre_hits if not _overlaps(h, instruments)]
+    genres: list[Hit] = []
+    for index, (s, e, name) in enumerate(genre_hits):
+        word = _norm(text[s:e])
+        if word in AMBIGUOUS_GENRES or word.rstrip("s") in AMBIGUOUS_GENRES:
+            # "country and soul", "soul/funk": beside another genre, joined by a list word.
+            neighbours = genre_hits[max(0, index - 1) : index] + genre_hits[index + 1 : index + 2]
+            near_genre = any(
+                (_norm(text[os:oe]) not in AMBIGUOUS_GENRES or (os, oe, other) in genres)
+                and (0 <= s - oe <= 8 or 0 <= os - e <= 8)
+                and re.fullmatch(
+                    r"[\s,/&-]*(?:and|or|with)?[\s,/&-]*", text[min(oe, e) : max(os, s)], re.I
+                )
+                for os, oe, other in neighbours
+            )
+            cue = set(_previous_words(text, start, s, 3)) & GENRE_CUES
+            if not (_next_word(text, e, end) in GENRE_NOUNS or cue or near_genre):
+                continue
+        region.keep((s, e, name), "genre", genres)
+    return instruments, genres
+
+
+def _language_hits(region: _Region, taken: list[Hit]) -> list[Hit]:
+    """Language names that are about the words sung: a cue such as "sung", "lyrics" nearby."""
+    text, start, end = region.text, region.start, region.end
+    languages: list[Hit] = []
+    taken_starts = {s for s, _, _ in taken}
+    for s, e, name in _LANGUAGES.find(text, start, end):
+        if _overlaps((s, e, name), [*taken, *region.skip]):
+            continue
+        following = re.match(r"[\s-]*", text[e:end])
+        if e + (following.end() if following else 0) in taken_starts:
+            continue  # "Japanese enka", "Latin percussion": a culture, not the language sung
+        window_start = max(start, s - 50, *(text.rfind(ch, start, s) + 1 for ch in ".!?\n"))
+        stops = [p for p in (text.find(ch, e, end) for ch in ".!?\n") if p != -1]
+        window_end = min([end, e + 50, *stops])
+        words = {w.lower() for w in re.findall(r"[\w-]+", text[window_start:window_end])}
+        if words & LANGUAGE_CUES or text[e:end].lower().startswith("-language"):
+            region.keep((s, e, name), "language", languages)
+    return languages
+
+
+def _vocal_hits(region: _Region, taken: list[Hit]) -> list[Hit]:
+    """Vocal descriptions; "no vocals" and "entirely instrumental" claim ``instrumental``."""
+    text, start, end = region.text, region.start, region.end
+    vocals: list[Hit] = []
+    for match in _VOCALS.finditer(text, start, end):
+        hit = (match.start(), match.end(), _vocal_value(match[0]))
+        if _NOT_A_VOICE_AFTER.match(text, hit[1], end) or _overlaps(hit, [*taken, *region.skip]):
+            continue
+        negated_before = len(region.negated)
+        region.keep(hit, "vocal", vocals)
+        if len(region.negated) > negated_before and hit[2].split()[-1] in _PLAIN_VOICE:
+            vocals.append((hit[0], hit[1], "instrumental"))
+    for match in _INSTRUMENTAL.finditer(text, start, end):
+        vocals.append((match.end() - len("instrumental"), match.end(), "instrumental"))
+    return vocals
+
+
+_PLAIN_VOICE = frozenset({"vocal", "voice", "singer", "singing", "vocalist"})
+
+
+def _overlaps(hit: Hit, spans: list[Hit]) -> bool:
+    return any(hit[0] < other[1] and other[0] < hit[1] for other in spans)
 
 
 __all__ = [
