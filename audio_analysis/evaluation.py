@@ -82,6 +82,7 @@ def summarise(scores: list[PieceScore]) -> dict[str, float]:
         "tempo_half_double": float(np.mean([s.tempo_octave for s in scores])),
         "beat_f": float(np.mean([s.beat_f for s in scores])),
         "metre_family": float(np.mean(metres)) if metres else float("nan"),
+        "metre_reported": len(metres) / len(scores) if scores else 0.0,
     }
 
 

@@ -32,6 +32,8 @@ N_MELS = 128
 CHUNK_FRAMES = 2048  # ~47.5 s of audio per feature chunk
 CONTEXT = 32 * HOP  # ~0.74 s each side: longer than the lowest CQT filter's half-length
 DECODE_BLOCK = 1 << 16
+METRE_MIN_CONFIDENCE = 0.4
+TUNING_SECONDS = 15  # enough notes to place the tuning; the whole first chunk costs 4× more
 LOUDNESS_FRAMES = 4  # loudness curve hop: 4 analysis frames, ~93 ms
 SILENCE_DBFS = -120.0
 # Chroma flux is smaller than spectral flux by about this factor on the tuning split; scaling it
@@ -118,7 +120,8 @@ class _FeatureStream:
             # (and chroma_cqt would otherwise re-estimate it per call).
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # silence: "empty frequency set", tuning 0
-                self._tuning = float(librosa.estimate_tuning(y=segment, sr=ANALYSIS_RATE))
+                excerpt = segment[: TUNING_SECONDS * ANALYSIS_RATE]
+                self._tuning = float(librosa.estimate_tuning(y=excerpt, sr=ANALYSIS_RATE))
         chroma = librosa.feature.chroma_cqt(
             y=segment, sr=ANALYSIS_RATE, hop_length=HOP, norm=None, tuning=self._tuning
         )[:, keep].astype(np.float32)
@@ -253,6 +256,10 @@ def analyse_file(path: Path, out_dir: Path, *, progress: Progress | None = None)
     downbeats: np.ndarray = np.zeros(0)
     if len(beats) >= 12:
         metre = rhythm.estimate_metre(onset, beat_frames, chroma)
+        if metre.confidence < METRE_MIN_CONFIDENCE:
+            # Below this the duple/triple/compound call was right 0.6-0.7 of the time on the
+            # tuning split, against 0.83 above it (75 % of pieces): say unknown rather than guess.
+            metre = rhythm.Metre(None, metre.confidence, 0, 0)
         if metre.label is not None:
             downbeats = beats[metre.downbeat_phase :: metre.beats_per_bar]
     onset_times = librosa.onset.onset_detect(

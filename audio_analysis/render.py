@@ -63,7 +63,12 @@ class PeakAccumulator:
         finest = np.clip(finest, 0.0, 1.0)
         entries = []
         data = finest
-        for level in reversed(self.levels):
+        levels = list(self.levels)
+        # The header's length was only an estimate (some streams have none): if the file ran
+        # longer, add coarser levels until the overview is small again.
+        while duration * levels[0] > MAX_COARSE_VALUES:
+            levels.insert(0, levels[0] / ZOOM_STEP)
+        for level in reversed(levels):
             if level != self.finest:
                 pad = (-len(data)) % ZOOM_STEP
                 data = np.r_[data, np.zeros(pad, np.float32)].reshape(-1, ZOOM_STEP).max(axis=1)
@@ -100,7 +105,9 @@ _RAMP = np.array(
 )
 
 
-def write_spectrogram_png(columns_db: np.ndarray, path: Path, *, dynamic_range_db: float = 80.0):
+def write_spectrogram_png(
+    columns_db: np.ndarray, path: Path, *, dynamic_range_db: float = 80.0
+) -> tuple[int, int]:
     """Draw mel-dB columns (bins × time, low frequencies first) as a PNG; returns (width, height).
 
     PIL and numpy only: matplotlib costs 4-25× more per image and a GUI-less backend dance.
@@ -124,5 +131,5 @@ def write_spectrogram_png(columns_db: np.ndarray, path: Path, *, dynamic_range_d
     frac = (position - low)[..., None]
     rgb = _RAMP[low] * (1 - frac) + _RAMP[low + 1] * frac
     image = Image.fromarray(rgb.round().astype(np.uint8), mode="RGB")
-    image.save(path, format="PNG", optimize=False)
+    image.save(path, format="PNG", compress_level=3)  # 0.07 s → 0.02 s, ~10 % larger
     return image.width, image.height

@@ -21,6 +21,9 @@ name=${1:-all}
 if [ "$name" = all ] || [ "$name" = song_list ]; then
   .venv/bin/python -m benchmarks.song_list "${2:-20000}"
 fi
+if [ "$name" = all ] || [ "$name" = analysis ]; then
+  .venv/bin/python -m benchmarks.analysis "${2:-200}"
+fi
 if [ "$name" = all ]; then
   .venv/bin/python -m benchmarks.inference
 fi

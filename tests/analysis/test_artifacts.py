@@ -144,3 +144,15 @@ def test_peak_levels_keep_the_overview_small_at_any_length(duration: float) -> N
     assert len(levels) >= 3
     assert duration * levels[0] <= render.MAX_COARSE_VALUES
     assert levels[-1] >= render.FINEST_PPS_FLOOR
+
+
+def test_peaks_stay_small_when_the_header_underestimates_the_length(tmp_path: Path) -> None:
+    import numpy as np
+
+    accumulator = render.PeakAccumulator(8000, render.peak_levels(60.0))  # header said 1 minute
+    signal = np.abs(np.sin(np.arange(8000 * 3600, dtype=np.float32)))  # the stream ran an hour
+    for start in range(0, len(signal), 1 << 16):
+        accumulator.add(signal[start : start + (1 << 16)])
+    index = accumulator.write(tmp_path, 3600.0)
+    assert index["levels"][0]["length"] <= render.MAX_COARSE_VALUES
+    assert index["levels"][-1]["pixels_per_second"] == float(render.peak_levels(60.0)[-1])
