@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import CharField, Count, F, Func, Prefetch, Q, QuerySet, Value
+from django.db.models.lookups import GreaterThan, LessThan
 
 from annotations.models import (
     AudioFile,
@@ -93,10 +94,13 @@ def song_list(
     position = decode_cursor(after, sort) if after else None
     if position is not None:
         value, pk = position
-        if descending:
-            songs = songs.filter(Q(**{f"{field}__lt": value}) | Q(**{field: value, "pk__lt": pk}))
-        else:
-            songs = songs.filter(Q(**{f"{field}__gt": value}) | Q(**{field: value, "pk__gt": pk}))
+        # A row comparison, (title, id) > (value, pk), walks the (title, id) index directly; the
+        # equivalent OR of two conditions makes PostgreSQL scan.
+        here = Func(F(field), F("id"), template="(%(expressions)s)", output_field=CharField())
+        cursor = Func(
+            Value(value), Value(pk), template="(%(expressions)s)", output_field=CharField()
+        )
+        songs = songs.filter(LessThan(here, cursor) if descending else GreaterThan(here, cursor))
     order = [f"-{field}", "-id"] if descending else [field, "id"]
     rows = list(
         songs.order_by(*order).prefetch_related(

@@ -24,6 +24,7 @@ from django.test import Client  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from annotations.models import AudioFile, Culture, Genre, Song  # noqa: E402
+from annotations.selectors import encode_cursor  # noqa: E402
 
 REPEATS = 30
 
@@ -68,18 +69,32 @@ def populate(n: int) -> None:
         )
 
 
-def naive_page(page: int) -> str:
-    """What a first version would do: slice the queryset and let the template query per row."""
-    songs = Song.objects.order_by("title", "id")[(page - 1) * 50 : page * 50]
+def _render_rows(songs: list[Song]) -> str:
+    from django.contrib.auth.models import AnonymousUser
+    from django.test import RequestFactory
+
+    from annotations.selectors import SongPage
+
+    page = SongPage(songs=songs, total=len(songs), next_cursor="", is_first=True, sort="title")
+    request = RequestFactory().get("/songs/")
+    request.user = AnonymousUser()
     return render_to_string(
-        "songs/list.html#results", {"page": _FakePage(list(songs)), "filters": {}}
+        "songs/list.html#results", {"page": page, "filters": {}}, request=request
     )
 
 
-class _FakePage:
-    def __init__(self, rows: list[Song]) -> None:
-        self.object_list = rows
-        self.paginator = type("P", (), {"num_pages": 1})()
+def naive_page(page: int) -> str:
+    """What a first version would do: slice the queryset and let the template query per row."""
+    return _render_rows(list(Song.objects.order_by("title", "id")[(page - 1) * 50 : page * 50]))
+
+
+def offset_page(page: int) -> str:
+    """The usual Paginator way: COUNT, then OFFSET into the ordering (prefetched rows)."""
+    songs = Song.objects.order_by("title", "id").prefetch_related(
+        "genres", "cultures", "audio_files"
+    )
+    Song.objects.count()
+    return _render_rows(list(songs[(page - 1) * 50 : page * 50]))
 
 
 def measure(label: str, fn) -> tuple[float, float, int]:  # type: ignore[no-untyped-def]
@@ -114,19 +129,33 @@ def main() -> None:
     print(
         f"song_list at {Song.objects.count():,} songs (PostgreSQL), {REPEATS} repeats, partial render"
     )
-    last = Song.objects.count() // 50
+    total = Song.objects.count()
+    last = total // 50
+    # The cursor a visitor holds after clicking "Next" all the way to the last page.
+    before_last = Song.objects.order_by("title", "id").values_list("title", "id")[total - 51]
+    cursor = encode_cursor(*before_last)
     product_first = measure(
         "product: page 1 (htmx partial)", lambda: client.get("/songs/", HTTP_HX_REQUEST="true")
     )
     product_last = measure(
-        f"product: page {last} (htmx partial)",
-        lambda: client.get(f"/songs/?page={last}", HTTP_HX_REQUEST="true"),
+        f"product: page {last} by keyset cursor",
+        lambda: client.get(f"/songs/?after={cursor}", HTTP_HX_REQUEST="true"),
+    )
+    measure(
+        "product: search 'artist 42'",
+        lambda: client.get("/songs/?q=artist+42", HTTP_HX_REQUEST="true"),
+    )
+    measure(
+        "product: genre filter, newest first",
+        lambda: client.get("/songs/?genre=g3&sort=newest", HTTP_HX_REQUEST="true"),
     )
     naive_first = measure("naive per-row: page 1", lambda: naive_page(1))
+    offset_last = measure(f"offset paginator: page {last}", lambda: offset_page(last))
     print(
         f"  ratio naive/product p50 at page 1: {naive_first[0] / product_first[0]:.2f}x "
         f"({naive_first[2]} vs {product_first[2]} queries); last page / first page: "
-        f"{product_last[0] / product_first[0]:.2f}x"
+        f"{product_last[0] / product_first[0]:.2f}x; offset/keyset at page {last}: "
+        f"{offset_last[0] / product_last[0]:.2f}x"
     )
 
 
