@@ -450,6 +450,11 @@ _NEGATION = re.compile(
     r"(?i:(?<!\w)(?:no|not|without|lacks?|lacking|absent|absence\s+of|free\s+of|devoid\s+of|never|"
     r"nor|neither|zero|sans|minus)(?!\w)|n[’']t(?!\w))"
 )
+# "should not be confused with X", "rather than the softer X": X is named only to be set aside.
+_CONTRAST = re.compile(
+    r"(?i:(?<!\w)(?:rather\s+than|instead\s+of|as\s+opposed\s+to|unlike|(?:confused|mistaken)"
+    r"\s+(?:with|for))(?:\s+[^\W\d_][\w'’-]*){0,3}\s*)$"
+)
 _CLAUSE_BREAK = re.compile(
     r"[.;:!?\n()—–]|(?i:(?<!\w)(?:but|while|although|though|yet|whereas|instead|however|which|"
     r"where|with|so|only|except|apart|besides|just)(?!\w))"
@@ -459,8 +464,9 @@ _CLAUSE_BREAK = re.compile(
 def is_negated(text: str, region_start: int, match_start: int) -> bool:
     """Whether a simple negation governs the word at ``match_start``.
 
-    "no drums", "without vocals", "there are no drums or bass", "doesn't feature any guitar" are
-    negated; "not only drums", "no longer…" and a negation in an earlier clause are not.
+    "no drums", "without vocals", "there are no drums or bass", "doesn't feature any guitar",
+    "rather than the softer jazz", "not to be confused with jazz" are negated; "not only drums",
+    "no longer…" and a negation in an earlier clause are not.
     """
     window_start = max(region_start, match_start - 80)
     window = text[window_start:match_start]
@@ -468,6 +474,8 @@ def is_negated(text: str, region_start: int, match_start: int) -> bool:
     if breaks:
         window_start += breaks[-1].end()
         window = text[window_start:match_start]
+    if _CONTRAST.search(text[max(region_start, match_start - 60) : match_start]):
+        return True
     cues = list(_NEGATION.finditer(window))
     if not cues:
         return False
@@ -535,9 +543,10 @@ _NOT_A_VOICE_AFTER = re.compile(
     r"ukuleles?|leading|memos?|notes?|clef|range\s+of\s+the\s+(?:guitar|sax))(?!\w)"
 )
 _INSTRUMENTAL = re.compile(
-    r"(?i:(?<!\w)(?:purely|entirely|fully|wholly|completely|largely|mostly|strictly|an|is|remains|"
-    r"stays)\s+instrumental(?!\w)(?!\s+(?:break|section|interlude|passage|solo|bridge|intro|outro|"
-    r"hook|parts?|layers?|tracks?\s+(?:is|are)|breaks|sections)))"
+    r"(?i:(?<!\w)(?:(?:purely|entirely|fully|wholly|completely|strictly|is|remains|stays)\s+"
+    r"instrumental(?!\w)(?!\s+(?:break|section|interlude|passage|solo|bridge|intro|outro|hook|"
+    r"parts?|layers?|breaks|sections|[^\W\d_]+\s+section))|an\s+instrumental(?=\s*[.,;!]|\s+(?:"
+    r"piece|track|song|composition|number|work|recording|tune|cut|version|performance|album)\b)))"
 )
 _SINGULAR = {
     "vocals": "vocal",

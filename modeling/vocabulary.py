@@ -862,6 +862,13 @@ SECTION_LABELS: tuple[str, ...] = (
     "anupallavi",
     "charanam",
     "taqsim",
+    "sama'i",
+    "samai",
+    "longa",
+    "bashraf",
+    "layali",
+    "mawwal",
+    "dulab",
     "taksim",
 )
 

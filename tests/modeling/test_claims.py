@@ -263,6 +263,9 @@ def test_ordinary_words_are_not_genres(text: str) -> None:
         ("The piece is entirely instrumental.", ["instrumental"]),
         ("A purely instrumental track with no vocals.", ["instrumental"]),
         ("An instrumental break at 2:00 before the singer returns.", ["singer"]),
+        ("An instrumental sama'i section precedes the singer.", ["singer"]),
+        ("This is an instrumental piece.", ["instrumental"]),
+        ("It is largely instrumental, with humming in the coda.", ["humming"]),
         ("Tenor sax and alto saxophone solos.", []),
         ("Smooth voice leading in the strings.", []),
         ("Rapped verses and a sung hook.", ["rap"]),
@@ -300,6 +303,9 @@ def test_language_claims(text: str, expected: list[str]) -> None:
         ("No vocals; the drums carry it.", False),
         ("Drums enter at 0:14.", False),
         ("Without losing the groove of the drums.", False),
+        ("It uses congas rather than drums.", True),
+        ("Not to be confused with drums.", True),
+        ("Unlike most drums, it rings.", True),
     ],
 )
 def test_simple_negation(text: str, negated: bool) -> None:

@@ -148,3 +148,12 @@ def test_the_synthpop_fixture_agrees_with_a_matching_analysis() -> None:
     raw = (OUTPUTS / "caption_synthpop_markdown.txt").read_text(encoding="utf-8")
     facts = {"tempo_bpm": 117.5, "key_tonic": "A", "key_mode": "major", "duration_seconds": 231.0}
     assert find_hints(parse_generation(raw), facts) == []
+
+
+def test_a_modal_key_is_judged_by_its_parent_scale() -> None:
+    raw = (OUTPUTS / "caption_flamenco_paragraphs.txt").read_text(encoding="utf-8")
+    parsed = parse_generation(raw)
+    # A Phrygian has the notes of F major, like D minor: consistent. E minor's are G major's.
+    assert find_hints(parsed, {"key_tonic": "D", "key_mode": "minor"}) == []
+    [hint] = find_hints(parsed, {"key_tonic": "E", "key_mode": "minor"})
+    assert (hint["claimed"], hint["quoted_text"]) == ("A phrygian", "A Phrygian")

@@ -285,6 +285,58 @@ def test_the_enka_claims() -> None:
     ]
 
 
+# --- a plain prose caption: flamenco ------------------------------------------------------------
+
+
+def test_plain_paragraphs_are_sections_without_headings() -> None:
+    _, parsed = load("caption_flamenco_paragraphs.txt")
+    assert [s["heading"] for s in parsed["sections"]] == [None, None, None]
+    assert [len(s["sentences"]) for s in parsed["sections"]] == [3, 2, 2]
+    first = parsed["sections"][0]["sentences"][0]["text"]
+    assert first.startswith("This is a flamenco performance in the bulerías style")
+
+
+def test_the_flamenco_caption_claims_a_phrygian_key_and_spanish() -> None:
+    _, parsed = load("caption_flamenco_paragraphs.txt")
+    claims = parsed["claims"]
+    assert (claims["key"]["tonic"], claims["key"]["mode"]) == ("A", "phrygian")
+    assert claims["tempo_bpm"]["value"] == 220.0
+    assert {"cajon", "handclaps", "guitar"} <= {c["value"] for c in claims["instruments"]}
+    assert [c["value"] for c in claims["languages"]] == ["Spanish"]
+    assert "male singer" in {c["value"] for c in claims["vocals"]}
+    stamps = {t["text"]: t["seconds"] for t in parsed["timestamps"]}
+    assert stamps == {"1:02": 62.0, "2 min 40 s": 160.0, "3:15": 195.0}
+
+
+# --- thinking mode: Arabic maqam, with right-to-left text ---------------------------------------
+
+
+def test_a_bulleted_trace_with_arabic_script_keeps_its_offsets() -> None:
+    raw, parsed = load("think_maqam_hijaz.txt")
+    assert parsed["well_formed"] is True and parsed["problems"] == []
+    steps = parsed["steps"]
+    assert [s["marker"] for s in steps] == ["bullet"] * 6
+    assert steps[5]["text"].endswith('\u200fيا ليل يا عين\u200f ("O night, O eye").')
+    assert raw[steps[5]["start"] : steps[5]["end"]] == steps[5]["text"]
+
+
+def test_the_maqam_claims_name_arab_instruments_and_set_aside_turkish_music() -> None:
+    _, parsed = load("think_maqam_hijaz.txt")
+    claims = parsed["claims"]
+    assert [c["value"] for c in claims["instruments"]] == ["oud", "qanun", "ney", "darbuka", "riq"]
+    assert [c["value"] for c in claims["genres"]] == ["arabic classical"]
+    assert [(n["kind"], n["value"]) for n in claims["negated"]] == [("genre", "turkish classical")]
+    assert claims["key"] is None  # "maqam Hijaz on D" is not a Western key
+    assert (claims["meter"]["value"], claims["tempo_bpm"]["value"]) == ("10/8", 96.0)
+    assert [c["value"] for c in claims["languages"]] == ["Arabic"]
+    assert "instrumental" not in {c["value"] for c in claims["vocals"]}
+    assert [(s["label"], s["start_seconds"], s["end_seconds"]) for s in claims["sections"]] == [
+        ("opening taqsim", 0.0, 52.0),
+        ("instrumental sama'i", 52.0, 100.0),
+        ("final refrain", 245.0, 270.0),
+    ]
+
+
 # --- malformed outputs --------------------------------------------------------------------------
 
 
