@@ -204,10 +204,6 @@ def song_page(*, song: Song, user: Any) -> dict[str, Any]:
 
 
 def _song_generations(song: Song, user: Any) -> list[Generation]:
-    if not user.has_perm("annotations.view_generation"):
-        return []
-    return list(
-        Generation.objects.filter(song=song)
-        .select_related("model_version", "prompt")
-        .order_by("-created_at", "-id")[:50]
-    )
+    from annotations.generation_selectors import generation_list_for_song
+
+    return list(generation_list_for_song(song=song, user=user)[:50])

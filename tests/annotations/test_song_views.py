@@ -185,7 +185,7 @@ def test_reanalyse_queues_the_analysis_again(admin_user, tmp_path: Path) -> None
 
 
 def test_audio_streams_with_byte_ranges(expert_user, tmp_path: Path) -> None:
-    song, analysis = analysed_song(tmp_path)
+    _, analysis = analysed_song(tmp_path)
     stored = Path(analysis.audio_file.file.path).read_bytes()
     client = client_for(expert_user)
     url = reverse("audio_file_stream", args=[analysis.audio_file_id])
@@ -209,3 +209,22 @@ def test_analysis_files_refuse_path_tricks(expert_user, tmp_path: Path) -> None:
     assert ok.status_code == 200 and ok["Content-Type"] == "image/png"
     sneaky = f"/analyses/{analysis.pk}/files/..%2F..%2Fsecret"
     assert client.get(sneaky).status_code == 404
+
+
+def test_admins_start_music_flamingo_from_the_song_page_and_the_list(
+    admin_user, expert_user, tmp_path: Path
+) -> None:
+    song, _ = analysed_song(tmp_path)
+    generation = factories.GenerationFactory(song=song)
+    admin_page = client_for(admin_user).get(reverse("song_detail", args=[song.pk])).content
+    assert f'href="/generations/new/?song={song.pk}"'.encode() in admin_page
+    assert f'href="/generations/{generation.pk}/"'.encode() in admin_page
+    listing = client_for(admin_user).get(reverse("song_list")).content.decode()
+    assert 'action="/generations/new/"' in listing
+    assert f'name="song" value="{song.pk}"' in listing
+    assert "Run Music Flamingo on the selected songs" in listing
+    expert_page = client_for(expert_user).get(reverse("song_detail", args=[song.pk])).content
+    assert b"/generations/new/" not in expert_page
+    assert "Run Music Flamingo on the selected songs" not in (
+        client_for(expert_user).get(reverse("song_list")).content.decode()
+    )
