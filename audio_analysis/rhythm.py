@@ -137,10 +137,14 @@ def refine_period(acf: np.ndarray, lag: float) -> float:
 
 
 def _local_max(envelope: np.ndarray, positions: np.ndarray, width: int) -> np.ndarray:
-    out = np.zeros(len(positions))
-    for i, p in enumerate(np.round(positions).astype(int)):
-        if 0 <= p < len(envelope):
-            out[i] = envelope[max(0, p - width) : p + width + 1].max()
+    """The envelope's maximum within ±width frames of each position (0 outside the envelope)."""
+    from scipy.ndimage import maximum_filter1d
+
+    smoothed = maximum_filter1d(envelope, size=2 * width + 1, mode="constant")
+    index = np.round(positions).astype(int)
+    inside = (index >= 0) & (index < len(envelope))
+    out = np.zeros(len(index))
+    out[inside] = smoothed[index[inside]]
     return out
 
 

@@ -28,7 +28,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 
 MEMORY_PROBE = """
-import json, resource, sys, time
+import json, sys, time
 from pathlib import Path
 path, which = Path(sys.argv[1]), sys.argv[2]
 started = time.perf_counter()
@@ -40,8 +40,10 @@ if which == "product":
 else:
     from audio_analysis.evaluation import baseline_analyse
     baseline_analyse(path)
-print(json.dumps({"rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                  "seconds": time.perf_counter() - started}))
+# VmHWM, not ru_maxrss: ru_maxrss survives exec and starts at the forking parent's size.
+status = Path("/proc/self/status").read_text()
+rss_mb = int(status.split("VmHWM:")[1].split()[0]) / 1024
+print(json.dumps({"rss_mb": rss_mb, "seconds": time.perf_counter() - started}))
 """
 
 

@@ -20,11 +20,13 @@ from audio_analysis import render
 
 REPO = Path(__file__).resolve().parents[2]
 PROBE = (
-    "import json, resource, sys\n"
+    "import json, sys\n"
     "from pathlib import Path\n"
     "from audio_analysis import analyse_file\n"
     "result = analyse_file(Path(sys.argv[1]), Path(sys.argv[2]))\n"
-    "rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
+    # VmHWM, not ru_maxrss: ru_maxrss survives exec and starts at the forking parent's size.
+    "status = Path('/proc/self/status').read_text()\n"
+    "rss = int(status.split('VmHWM:')[1].split()[0]) / 1024\n"
     "print(json.dumps({'rss_mb': rss, 'facts': result.facts, 'artifacts': result.artifacts}))\n"
 )
 
