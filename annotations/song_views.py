@@ -11,6 +11,7 @@ import mimetypes
 import re
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.decorators import permission_required
@@ -27,7 +28,12 @@ from annotations.forms import SongMetadataForm
 from annotations.models import AudioFile, SongAnalysis
 from annotations.permissions import access_song_for_user
 from annotations.services.analysis import song_analysis_request
-from annotations.services.song_import import ImportResult, format_bytes, song_import_file
+from annotations.services.song_import import (
+    ImportResult,
+    SongMetadata,
+    format_bytes,
+    song_import_file,
+)
 from annotations.uploads import LimitedUploadHandler
 
 
@@ -81,7 +87,7 @@ def _song_upload_file(request: HttpRequest) -> HttpResponse:
         result = ImportResult(name, "rejected", "No file arrived: choose or drop an audio file.")
     elif not form.is_valid():
         errors = "; ".join(
-            f"{form[field].label if field in form.fields else field}: {' '.join(messages)}"
+            f"{form[field].label if field in form.fields else field}: {' '.join(str(m) for m in messages)}"
             for field, messages in form.errors.items()
         )
         result = ImportResult(name, "rejected", f"{name} was not imported: {errors}")
@@ -91,7 +97,7 @@ def _song_upload_file(request: HttpRequest) -> HttpResponse:
     return render(request, "songs/_upload_result.html", {"result": result}, status=status)
 
 
-def _import_upload(upload: UploadedFile, metadata, actor) -> ImportResult:  # type: ignore[no-untyped-def]
+def _import_upload(upload: UploadedFile, metadata: SongMetadata, actor: Any) -> ImportResult:
     name = Path(upload.name or "upload").name
     if isinstance(upload, TemporaryUploadedFile):
         return song_import_file(
@@ -140,7 +146,7 @@ def song_reanalyse(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_GET
-def audio_file_stream(request: HttpRequest, pk: int) -> HttpResponse:
+def audio_file_stream(request: HttpRequest, pk: int) -> HttpResponse | FileResponse:
     """The stored audio, with HTTP range requests so the browser can seek in a 2-hour file."""
     audio = AudioFile.objects.filter(pk=pk).only("song_id", "file", "format").first()
     if audio is None:
@@ -164,14 +170,16 @@ AUDIO_CONTENT_TYPES = {
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
-def ranged_file_response(request: HttpRequest, path: Path, content_type: str) -> HttpResponse:
+def ranged_file_response(
+    request: HttpRequest, path: Path, content_type: str
+) -> HttpResponse | FileResponse:
     """A file response honouring one ``Range: bytes=a-b`` (what media elements send)."""
     size = path.stat().st_size
     match = _RANGE.match(request.headers.get("Range", "").strip())
     if not match or (not match.group(1) and not match.group(2)):
-        response: HttpResponse = FileResponse(path.open("rb"), content_type=content_type)
-        response["Accept-Ranges"] = "bytes"
-        return response
+        whole = FileResponse(path.open("rb"), content_type=content_type)
+        whole["Accept-Ranges"] = "bytes"
+        return whole
     first, last = match.groups()
     if first:
         start, end = int(first), min(int(last) if last else size - 1, size - 1)
@@ -197,7 +205,7 @@ ARTIFACT_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 
 
 @require_GET
-def song_analysis_file(request: HttpRequest, pk: int, filename: str) -> HttpResponse:
+def song_analysis_file(request: HttpRequest, pk: int, filename: str) -> FileResponse:
     """One file an analysis wrote (peaks levels, beats, loudness, spectrogram)."""
     analysis = SongAnalysis.objects.select_related("audio_file").filter(pk=pk).first()
     if analysis is None or not ARTIFACT_NAME.match(filename):

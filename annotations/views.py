@@ -36,7 +36,14 @@ def song_list(request: HtmxHttpRequest) -> HttpResponse:
         "status": request.GET.get("status", "").strip()[:16],
         "sort": request.GET.get("sort", "title").strip()[:16],
     }
-    page = selectors.song_list(**filters, after=request.GET.get("after", "")[:200])
+    page = selectors.song_list(
+        search=filters["search"],
+        genre=filters["genre"],
+        culture=filters["culture"],
+        status=filters["status"],
+        sort=filters["sort"],
+        after=request.GET.get("after", "")[:200],
+    )
     template = "songs/list.html#results" if request.htmx else "songs/list.html"
     return render(
         request,

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils.text import slugify
 
@@ -108,7 +107,7 @@ def song_import_file(
     path: Path,
     filename: str = "",
     metadata: SongMetadata,
-    actor: AbstractBaseUser | None = None,
+    actor: Any = None,
 ) -> ImportResult:
     """Validate ``path`` and add it as a new song with ``metadata``; analysis is queued on commit.
 
@@ -165,7 +164,7 @@ def _create_song_with_file(
     path: Path,
     filename: str,
     metadata: SongMetadata,
-    actor: AbstractBaseUser | None,
+    actor: Any,
     digest: str,
     probe: AudioProbe,
 ) -> Song:
