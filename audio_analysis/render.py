@@ -131,5 +131,5 @@ def write_spectrogram_png(
     frac = (position - low)[..., None]
     rgb = _RAMP[low] * (1 - frac) + _RAMP[low + 1] * frac
     image = Image.fromarray(rgb.round().astype(np.uint8), mode="RGB")
-    image.save(path, format="PNG", compress_level=3)  # 0.07 s → 0.02 s, ~10 % larger
+    image.save(path, format="PNG", compress_level=1)  # 0.07 s at the default, 0.017 s here
     return image.width, image.height
