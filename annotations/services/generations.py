@@ -49,8 +49,9 @@ def generation_request(
     """Create one group of ``samples`` queued siblings per song; enqueue them after commit.
 
     Sibling ``i`` gets seed ``seed + i`` (a random base seed when none is given), so each is
-    reproducible. Work is cut into tasks of at most ``WORKBENCH_MODEL_TASK_SIZE`` generations, a
-    song's siblings kept together, so several GPU workers share a large request.
+    reproducible. Work is cut into tasks of at most ``WORKBENCH_MODEL_TASK_SIZE`` generations (or
+    one group, if larger), a song's siblings kept together, so several GPU workers share a large
+    request.
     Raises ValidationFailed when a song has no usable audio or the numbers are out of range.
     """
     decoding = decoding or DecodingParams()
@@ -71,7 +72,6 @@ def generation_request(
     base_seed = seed if seed is not None else secrets.randbelow(2**31)
 
     groups: list[GenerationGroup] = []
-    chunks: list[tuple[str, list[int]]] = []
     chunk_size = max(1, settings.WORKBENCH_MODEL_TASK_SIZE)
     with transaction.atomic():
         pending: list[Generation] = []
@@ -92,14 +92,19 @@ def generation_request(
                 )
                 for index in range(samples)
             )
-        for start in range(0, len(pending), chunk_size):
-            task_id = str(uuid.uuid4())
-            for generation in pending[start : start + chunk_size]:
+        # Whole groups per task: siblings share their audio, decoded once per task.
+        task_id, task_size = "", 0
+        for start in range(0, len(pending), samples):
+            if not task_id or task_size + samples > max(chunk_size, samples):
+                task_id, task_size = str(uuid.uuid4()), 0
+            task_size += samples
+            for generation in pending[start : start + samples]:
                 generation.celery_task_id = task_id
-            chunks.append((task_id, []))
         created = Generation.objects.bulk_create(pending)
-        for position, generation in enumerate(created):
-            chunks[position // chunk_size][1].append(generation.pk)
+        by_task: dict[str, list[int]] = {}
+        for generation in created:
+            by_task.setdefault(generation.celery_task_id, []).append(generation.pk)
+        chunks = list(by_task.items())
         transaction.on_commit(lambda: _enqueue(chunks))
     log.info(
         "%s requested %d generation(s) of %s with %s in %d task(s)",
@@ -198,6 +203,7 @@ def generation_run(
         by_version.setdefault(row.model_version_id, []).append(row)
     for version_rows in by_version.values():
         model_version = version_rows[0].model_version
+        load_started = time.perf_counter()
         try:
             loaded = load_model(model_config_for(model_version))
         except Exception as exc:  # missing weights, bad config: every row says why
@@ -209,6 +215,7 @@ def generation_run(
             summary.failed += len(version_rows)
             progress(len(version_rows))
             continue
+        load_seconds = time.perf_counter() - load_started  # ~0 when this process had it loaded
         backend = TransformersBackend(loaded)
         audio_cache: dict[int, tuple[AudioFile, PreparedAudio]] = {}
         requests: list[GenerationRequest] = []
@@ -256,7 +263,7 @@ def generation_run(
                         output_tokens=result.output_tokens,
                         rng=result.rng,
                         timings={
-                            "load_model": loaded.load_seconds,
+                            "load_model": load_seconds,
                             "prepare_audio": prepare_seconds.get(row.pk, 0.0),
                             **result.timings,
                         },

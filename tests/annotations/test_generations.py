@@ -40,9 +40,8 @@ def song_with_audio(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 
 def test_a_request_creates_a_group_of_queued_siblings_with_their_seeds(
-    tiny_version: ModelVersion, song_with_audio, settings
+    tiny_version: ModelVersion, song_with_audio
 ) -> None:
-    settings.WORKBENCH_MODEL_TASK_SIZE = 2
     [group] = generation_request(
         songs=[song_with_audio],
         model_version=tiny_version,
@@ -56,8 +55,23 @@ def test_a_request_creates_a_group_of_queued_siblings_with_their_seeds(
     assert [g.seed for g in siblings] == [40, 41, 42, 43, 44]
     assert {g.status for g in siblings} == {Generation.Status.QUEUED}
     assert siblings[0].decoding["max_new_tokens"] == 6
-    # Cut into tasks of two, so several GPU workers can share a large request.
-    assert len({g.celery_task_id for g in siblings}) == 3
+
+
+def test_a_large_request_is_cut_into_tasks_of_whole_groups(
+    tiny_version: ModelVersion, song_with_audio, settings, tmp_path: Path
+) -> None:
+    settings.WORKBENCH_MODEL_TASK_SIZE = 4
+    songs = [song_with_audio]
+    for index in range(2):
+        song = factories.SongFactory()
+        audio_file_add(song=song, source=write_tone(tmp_path / f"{index}.wav", freq=500 + index))
+        songs.append(song)
+    groups = generation_request(
+        songs=songs, model_version=tiny_version, prompt=factories.PromptTemplateFactory(), samples=2
+    )
+    tasks = [set(g.generations.values_list("celery_task_id", flat=True)) for g in groups]
+    assert all(len(t) == 1 for t in tasks)  # siblings never split across tasks
+    assert tasks[0] == tasks[1] != tasks[2]  # two groups of two fill a task of four
 
 
 def test_a_song_without_audio_is_refused_with_its_name(tiny_version: ModelVersion) -> None:
