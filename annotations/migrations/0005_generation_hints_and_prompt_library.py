@@ -22,49 +22,126 @@ def grant_run_generation(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('annotations', '0004_song_analysis'),
+        ("annotations", "0004_song_analysis"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='generation',
-            options={'ordering': ['-created_at'], 'permissions': [('run_generation', 'Can start Music Flamingo generation runs')]},
+            name="generation",
+            options={
+                "ordering": ["-created_at"],
+                "permissions": [("run_generation", "Can start Music Flamingo generation runs")],
+            },
         ),
         migrations.AddField(
-            model_name='generation',
-            name='audio_file',
-            field=models.ForeignKey(blank=True, help_text='The file the model heard (its hash is in audio_heard).', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='generations', to='annotations.audiofile'),
+            model_name="generation",
+            name="audio_file",
+            field=models.ForeignKey(
+                blank=True,
+                help_text="The file the model heard (its hash is in audio_heard).",
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="generations",
+                to="annotations.audiofile",
+            ),
         ),
         migrations.AddField(
-            model_name='generation',
-            name='audio_heard',
-            field=models.JSONField(blank=True, default=dict, help_text='Which part the model heard: start, end, source seconds, truncated, sha256.'),
+            model_name="generation",
+            name="audio_heard",
+            field=models.JSONField(
+                blank=True,
+                default=dict,
+                help_text="Which part the model heard: start, end, source seconds, truncated, sha256.",
+            ),
         ),
         migrations.CreateModel(
-            name='GenerationHint',
+            name="GenerationHint",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('kind', models.CharField(help_text='What was compared: tempo, key, …', max_length=32)),
-                ('target', models.CharField(blank=True, help_text='Which text the span is in (as the parser names it).', max_length=16)),
-                ('start_char', models.PositiveIntegerField(blank=True, null=True)),
-                ('end_char', models.PositiveIntegerField(blank=True, null=True)),
-                ('quoted_text', models.TextField(blank=True)),
-                ('claimed', models.JSONField(blank=True, help_text='What the text says.', null=True)),
-                ('measured', models.JSONField(blank=True, help_text='What the analysis found.', null=True)),
-                ('message', models.TextField()),
-                ('status', models.CharField(choices=[('open', 'Open'), ('confirmed', 'Confirmed'), ('dismissed', 'Dismissed')], db_index=True, default='open', max_length=16)),
-                ('decided_at', models.DateTimeField(blank=True, null=True)),
-                ('decided_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('generation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='hints', to='annotations.generation')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "kind",
+                    models.CharField(help_text="What was compared: tempo, key, …", max_length=32),
+                ),
+                (
+                    "target",
+                    models.CharField(
+                        blank=True,
+                        help_text="Which text the span is in (as the parser names it).",
+                        max_length=16,
+                    ),
+                ),
+                ("start_char", models.PositiveIntegerField(blank=True, null=True)),
+                ("end_char", models.PositiveIntegerField(blank=True, null=True)),
+                ("quoted_text", models.TextField(blank=True)),
+                (
+                    "claimed",
+                    models.JSONField(blank=True, help_text="What the text says.", null=True),
+                ),
+                (
+                    "measured",
+                    models.JSONField(blank=True, help_text="What the analysis found.", null=True),
+                ),
+                ("message", models.TextField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("open", "Open"),
+                            ("confirmed", "Confirmed"),
+                            ("dismissed", "Dismissed"),
+                        ],
+                        db_index=True,
+                        default="open",
+                        max_length=16,
+                    ),
+                ),
+                ("decided_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "decided_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "generation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="hints",
+                        to="annotations.generation",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['generation_id', 'start_char', 'id'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('start_char__isnull', True), ('end_char__gt', models.F('start_char')), _connector='OR'), name='hint_span_non_empty'), models.CheckConstraint(condition=models.Q(('status', 'open'), ('decided_at__isnull', False), _connector='OR'), name='decided_hint_has_time')],
+                "ordering": ["generation_id", "start_char", "id"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("start_char__isnull", True),
+                            ("end_char__gt", models.F("start_char")),
+                            _connector="OR",
+                        ),
+                        name="hint_span_non_empty",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("status", "open"), ("decided_at__isnull", False), _connector="OR"
+                        ),
+                        name="decided_hint_has_time",
+                    ),
+                ],
             },
         ),
         migrations.RunPython(seed_prompt_library, migrations.RunPython.noop),
