@@ -182,3 +182,34 @@ def test_timed_sections_read_as_label_and_time(expert_user, song) -> None:
     generation = _parsed_generation(song)
     html = client_for(expert_user).get(reverse("generation_detail", args=[generation.pk]))
     assert b"intro at 0:00" in html.content
+
+
+def test_the_run_list_costs_the_same_queries_for_one_group_or_many(
+    expert_user, django_assert_max_num_queries
+) -> None:
+    def add_group() -> None:
+        group = GenerationGroup.objects.create(
+            song=factories.SongFactory(),
+            model_version=factories.ModelVersionFactory(),
+            prompt=factories.PromptTemplateFactory(),
+            size=3,
+        )
+        for index in range(3):
+            factories.GenerationFactory(
+                group=group,
+                song=group.song,
+                model_version=group.model_version,
+                prompt=group.prompt,
+                sibling_index=index,
+            )
+
+    client = client_for(expert_user)
+    add_group()
+    client.get(reverse("generation_list"))  # session and permission caches warm up
+    with django_assert_max_num_queries(12) as one:
+        client.get(reverse("generation_list"))
+    for _ in range(5):
+        add_group()
+    with django_assert_max_num_queries(len(one.captured_queries)):
+        response = client.get(reverse("generation_list"))
+    assert response.content.count(b"data-group=") == 6
