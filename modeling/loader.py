@@ -67,14 +67,15 @@ def load_model(config: ModelConfig) -> LoadedModel:
     with _lock:
         if _current is not None and _current.config.key() == config.key():
             return _current
-        unload_model()
-        from transformers import AutoProcessor, MusicFlamingoForConditionalGeneration
-
         is_hub_id = "/" in config.checkpoint and not config.checkpoint.startswith(("/", "."))
         if is_hub_id and not Path(config.checkpoint).exists() and not config.revision:
+            # Checked before unloading: a bad request must not cost the worker its loaded model.
             raise ValueError(
                 f"{config.checkpoint} is a hub id without a pinned revision; register the commit"
             )
+        unload_model()
+        from transformers import AutoProcessor, MusicFlamingoForConditionalGeneration
+
         device = resolve_device(config.device)
         dtype = resolve_dtype(config.dtype, device)
         started = time.perf_counter()

@@ -120,3 +120,10 @@ def test_a_failing_item_does_not_lose_its_batch_siblings(backend: TransformersBa
     ]
     assert {r.key: r.ok for r in results} == {1: True, 2: False, 3: True}
     assert "ValueError: features contain NaN" in results[1].error
+
+
+def test_a_hub_id_without_a_pinned_revision_is_refused_and_keeps_the_loaded_model() -> None:
+    before = load_model(ModelConfig(str(tiny_model_path()), device="cpu"))
+    with pytest.raises(ValueError, match="without a pinned revision"):
+        load_model(ModelConfig("nvidia/music-flamingo-think-2601-hf"))
+    assert loaded_model() is before
