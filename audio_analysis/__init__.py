@@ -17,6 +17,7 @@ from audio_analysis.pipeline import (
     AnalysisError,
     AnalysisResult,
     analyse_file,
+    warm_up,
 )
 
-__all__ = ["ANALYSER_VERSION", "AnalysisError", "AnalysisResult", "analyse_file"]
+__all__ = ["ANALYSER_VERSION", "AnalysisError", "AnalysisResult", "analyse_file", "warm_up"]

@@ -44,3 +44,21 @@ def test_audio_analysis_imports_with_django_unavailable_and_librosa_lazily() -> 
     assert result.stdout.strip() == "False False", (
         "librosa loads inside the analysis, not at import"
     )
+
+
+def test_warm_up_runs_the_whole_pipeline_once_so_the_first_song_is_not_slow() -> None:
+    script = (
+        "import sys\n"
+        "from audio_analysis import warm_up\n"
+        "warm_up()\n"
+        "print('librosa' in sys.modules, 'numba' in sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=PACKAGE.parent,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "True True"
