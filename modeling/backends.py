@@ -8,12 +8,12 @@ without touching the batching, the worker or the services.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from modeling.audio import PreparedAudio
-from modeling.config import DecodingParams
+from modeling.config import DecodingParams, ModelConfig
 from modeling.loader import LoadedModel
 
 
@@ -122,3 +122,24 @@ class TransformersBackend:
                 )
             )
         return results
+
+
+def _transformers(config: ModelConfig) -> GenerationBackend:
+    from modeling.loader import load_model
+
+    return TransformersBackend(load_model(config))
+
+
+# Name → factory. A vLLM backend registers here; the worker picks one by name from settings.
+BACKENDS: dict[str, Callable[[ModelConfig], GenerationBackend]] = {"transformers": _transformers}
+
+
+def create_backend(name: str, config: ModelConfig) -> GenerationBackend:
+    """The backend ``name`` serving ``config``'s checkpoint (loaded once per process)."""
+    try:
+        factory = BACKENDS[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown generation backend {name!r}; known: {sorted(BACKENDS)}"
+        ) from None
+    return factory(config)

@@ -230,6 +230,7 @@ WORKBENCH_MODEL_WINDOW_SECONDS = 20 * 60
 # Music Flamingo on the gpu_inference workers. Device "auto" is CUDA when present; an empty dtype
 # uses the model version's own. Batches are bounded by count and by 30-second audio windows; a
 # request is cut into tasks of at most TASK_SIZE generations so many GPU workers share it.
+WORKBENCH_MODEL_BACKEND = env_str("WORKBENCH_MODEL_BACKEND", "transformers")
 WORKBENCH_MODEL_DEVICE = env_str("WORKBENCH_MODEL_DEVICE", "auto")
 WORKBENCH_MODEL_DTYPE = env_str("WORKBENCH_MODEL_DTYPE", "")
 WORKBENCH_MODEL_ATTN_IMPLEMENTATION = env_str("WORKBENCH_MODEL_ATTN_IMPLEMENTATION", "sdpa")

@@ -168,9 +168,8 @@ def generation_run(
     the others.
     """
     from modeling.audio import AudioPreparationError, PreparedAudio, prepare_audio
-    from modeling.backends import GenerationRequest, TransformersBackend
+    from modeling.backends import GenerationRequest, create_backend
     from modeling.batching import generate_all
-    from modeling.loader import load_model
 
     claimable = Generation.objects.filter(pk__in=generation_ids, status=Generation.Status.QUEUED)
     if redelivered:
@@ -205,7 +204,9 @@ def generation_run(
         model_version = version_rows[0].model_version
         load_started = time.perf_counter()
         try:
-            loaded = load_model(model_config_for(model_version))
+            backend = create_backend(
+                settings.WORKBENCH_MODEL_BACKEND, model_config_for(model_version)
+            )
         except Exception as exc:  # missing weights, bad config: every row says why
             log.exception("cannot load %s", model_version)
             for row in version_rows:
@@ -216,7 +217,6 @@ def generation_run(
             progress(len(version_rows))
             continue
         load_seconds = time.perf_counter() - load_started  # ~0 when this process had it loaded
-        backend = TransformersBackend(loaded)
         audio_cache: dict[int, tuple[AudioFile, PreparedAudio]] = {}
         requests: list[GenerationRequest] = []
         by_pk = {row.pk: row for row in version_rows}
