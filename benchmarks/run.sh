@@ -3,10 +3,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Inference needs no database, Django or front-end packages: it runs on a bare GPU box that has only
-# the repository and .venv. Usage: bash benchmarks/run.sh inference [--device cuda --size large …]
+# the repository and a Python with torch + transformers (PYTHON, default .venv/bin/python; a GPU
+# box's own CUDA build of torch, say). Usage: bash benchmarks/run.sh inference [--device cuda …]
 if [ "${1:-}" = inference ]; then
   shift
-  exec .venv/bin/python -m benchmarks.inference "$@"
+  exec "${PYTHON:-.venv/bin/python}" -m benchmarks.inference "$@"
 fi
 bash scripts/setup.sh
 export WORKBENCH_ENV=test WORKBENCH_DATA_DIR=${WORKBENCH_DATA_DIR:-$PWD/var/bench}
