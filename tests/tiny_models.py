@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import functools
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -11,4 +13,6 @@ from pathlib import Path
 def tiny_model_path() -> Path:
     from modeling.tiny import build_tiny_model
 
-    return build_tiny_model(Path(tempfile.mkdtemp(prefix="tiny-flamingo-")) / "model")
+    root = Path(tempfile.mkdtemp(prefix="tiny-flamingo-"))
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    return build_tiny_model(root / "model")
