@@ -71,24 +71,30 @@ def generate_resilient(
         results = backend.generate(batch)
     except Exception as exc:
         oom = is_out_of_memory(exc)
-        if oom:
-            _free_cuda_cache()
-        if len(batch) == 1:
-            reason = (
-                "GPU out of memory even alone (audio too long for this GPU?)"
-                if oom
-                else f"{type(exc).__name__}: {exc}"
-            )
-            log.warning("generation %s failed: %s", batch[0].key, reason, exc_info=not oom)
-            return [GenerationResult(key=batch[0].key, error=reason)]
-        log.warning(
-            "batch of %d failed (%s); splitting and retrying", len(batch), "OOM" if oom else exc
+        reason = (
+            "GPU out of memory even alone (audio too long for this GPU?)"
+            if oom
+            else f"{type(exc).__name__}: {exc}"
         )
-        half = len(batch) // 2
-        return generate_resilient(backend, batch[:half]) + generate_resilient(backend, batch[half:])
-    if len(results) != len(batch):
-        raise RuntimeError(f"backend returned {len(results)} results for {len(batch)} requests")
-    return results
+        log.warning(
+            "batch of %d failed (%s)%s",
+            len(batch),
+            "out of memory" if oom else reason,
+            "; splitting and retrying" if len(batch) > 1 else "",
+            exc_info=not oom,
+        )
+    else:
+        if len(results) != len(batch):
+            raise RuntimeError(f"backend returned {len(results)} results for {len(batch)} requests")
+        return results
+    # Retried only here, outside the except block: inside it the traceback keeps the failed
+    # batch's frames, and so its GPU tensors, alive, and the retry would run out of memory too.
+    if oom:
+        _free_cuda_cache()
+    if len(batch) == 1:
+        return [GenerationResult(key=batch[0].key, error=reason)]
+    half = len(batch) // 2
+    return generate_resilient(backend, batch[:half]) + generate_resilient(backend, batch[half:])
 
 
 def generate_all(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 
 import numpy as np
@@ -127,3 +128,29 @@ def test_a_hub_id_without_a_pinned_revision_is_refused_and_keeps_the_loaded_mode
     with pytest.raises(ValueError, match="without a pinned revision"):
         load_model(ModelConfig("nvidia/music-flamingo-think-2601-hf"))
     assert loaded_model() is before
+
+
+class _Tensor:
+    """Stands in for the GPU tensors a failed forward pass leaves in its frames."""
+
+
+class FramesHoldMemory(OutOfMemoryAbove):
+    def __init__(self, inner: TransformersBackend, limit: int) -> None:
+        super().__init__(inner, limit)
+        self.held: list[weakref.ref[_Tensor]] = []
+        self.alive_at_retry: list[bool] = []
+
+    def generate(self, batch: Sequence[GenerationRequest]) -> list[GenerationResult]:
+        self.alive_at_retry.extend(ref() is not None for ref in self.held)
+        activations = _Tensor()
+        self.held.append(weakref.ref(activations))
+        return super().generate(batch)
+
+
+def test_a_batch_is_retried_only_after_the_failed_pass_has_released_its_memory(
+    backend: TransformersBackend,
+) -> None:
+    frames = FramesHoldMemory(backend, limit=1)
+    results = generate_resilient(frames, [_request(1, 3), _request(2, 3)])
+    assert all(r.ok for r in results)
+    assert frames.alive_at_retry and not any(frames.alive_at_retry)
