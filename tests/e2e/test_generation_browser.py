@@ -56,6 +56,8 @@ def test_an_admin_starts_a_run_and_watches_the_worker_finish_it(
     factories.admin(username="ada")
     song = _song(tmp_path)
     model_version_register_local(name="tiny-browser", directory=tiny_model_path(), dtype="float32")
+    # Transactional tests flush the migration-seeded prompt library; bring our own.
+    factories.PromptTemplateFactory(name="browser-caption")
     with celery_worker(
         queues="gpu_inference", media_root=settings.MEDIA_ROOT, data_dir=tmp_path / "data"
     ):
@@ -63,6 +65,7 @@ def test_an_admin_starts_a_run_and_watches_the_worker_finish_it(
         _sign_in(page, live_server, "ada")
         page.goto(f"{live_server.url}/generations/new/?song={song.pk}")
         page.select_option("#id_model_version", label="tiny-browser")
+        page.select_option("#id_prompt", label="browser-caption v1")
         page.fill("#id_samples", "2")
         page.fill("#id_max_new_tokens", "4")
         page.click("text=Start generation")
