@@ -213,24 +213,3 @@ def test_the_run_list_costs_the_same_queries_for_one_group_or_many(
     with django_assert_max_num_queries(len(one.captured_queries)):
         response = client.get(reverse("generation_list"))
     assert response.content.count(b"data-group=") == 6
-
-
-def test_the_song_page_partial_lists_generations_and_offers_a_run_to_admins(
-    admin_user, expert_user, song, rf
-) -> None:
-    from django.template.loader import render_to_string
-
-    generation = factories.GenerationFactory(song=song, error="")
-
-    def render(user) -> str:  # type: ignore[no-untyped-def]
-        request = rf.get("/")
-        request.user = user
-        return render_to_string(
-            "generations/_song_generations.html",
-            {"generations": generation_list_for_song(song=song, user=user), "song": song},
-            request=request,
-        )
-
-    admin_html, expert_html = render(admin_user), render(expert_user)
-    assert reverse("generation_detail", args=[generation.pk]) in expert_html
-    assert "Ask Music Flamingo" in admin_html and "Ask Music Flamingo" not in expert_html
