@@ -34,12 +34,19 @@ def process_env(*, media_root: str, data_dir: Path) -> dict[str, str]:
 
 @contextmanager
 def celery_worker(
-    *, queues: str, media_root: str, data_dir: Path, purge: bool = True
+    *,
+    queues: str,
+    media_root: str,
+    data_dir: Path,
+    purge: bool = True,
+    pool: str = "solo",
+    concurrency: int = 1,
 ) -> Iterator[subprocess.Popen[str]]:
     """A real worker consuming ``queues`` from the Redis broker; stopped when the block ends.
 
     ``purge`` drops messages an interrupted earlier run left behind; pass False when this test
-    queued work before starting the worker.
+    queued work before starting the worker. After the block, the worker's whole log is in the
+    process's ``output`` attribute.
     """
     from workbench.celery import app
 
@@ -56,7 +63,9 @@ def celery_worker(
             "-Q",
             queues,
             "--pool",
-            "solo",
+            pool,
+            "--concurrency",
+            str(concurrency),
             "--loglevel",
             "INFO",
             "-n",
@@ -72,13 +81,16 @@ def celery_worker(
         yield process
     except BaseException:
         process.terminate()
-        output = process.communicate(timeout=20)[0] if process.stdout else ""
+        output = process.communicate(timeout=30)[0] or ""
+        process.output = output  # type: ignore[attr-defined]
         print("---- worker output ----\n" + output[-6000:])  # shown by pytest on failure
         raise
     finally:
         if process.poll() is None:
             process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        try:
+            output = process.communicate(timeout=30)[0]
+        except subprocess.TimeoutExpired:
+            process.kill()
+            output = process.communicate()[0]
+        process.output = output or ""  # type: ignore[attr-defined]

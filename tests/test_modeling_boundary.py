@@ -1,4 +1,4 @@
-"""modeling/ must run on a GPU box without Django, and stay cheap to import."""
+"""modeling/ and audio_analysis/ run on worker boxes without Django, and stay cheap to import."""
 
 from __future__ import annotations
 
@@ -7,8 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-MODELING = Path(__file__).resolve().parent.parent / "modeling"
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
 FORBIDDEN_ROOTS = {"django", "annotations", "workers", "workbench", "celery", "channels"}
+# Package → heavy libraries it may load only inside functions (a worker pays for them when used).
+PACKAGES = {"modeling": ("torch", "transformers"), "audio_analysis": ("librosa", "music21")}
 
 
 def _imported_roots(path: Path) -> set[str]:
@@ -21,16 +25,20 @@ def _imported_roots(path: Path) -> set[str]:
     return roots
 
 
-def test_no_module_in_modeling_imports_the_web_side() -> None:
+@pytest.mark.parametrize("package", sorted(PACKAGES))
+def test_no_module_imports_the_web_side(package: str) -> None:
+    folder = ROOT / package
     offenders = {
-        str(path.relative_to(MODELING)): sorted(_imported_roots(path) & FORBIDDEN_ROOTS)
-        for path in MODELING.rglob("*.py")
+        str(path.relative_to(folder)): sorted(_imported_roots(path) & FORBIDDEN_ROOTS)
+        for path in folder.rglob("*.py")
         if _imported_roots(path) & FORBIDDEN_ROOTS
     }
     assert offenders == {}
 
 
-def test_modeling_imports_with_django_unavailable_and_without_torch() -> None:
+@pytest.mark.parametrize("package", sorted(PACKAGES))
+def test_it_imports_with_django_unavailable_and_heavy_libraries_lazily(package: str) -> None:
+    heavy = PACKAGES[package]
     # A meta-path finder that makes `import django` fail, as on a GPU box without it.
     script = (
         "import sys, importlib, pkgutil\n"
@@ -39,17 +47,13 @@ def test_modeling_imports_with_django_unavailable_and_without_torch() -> None:
         "        if name.split('.')[0] in {'django', 'celery', 'channels'}:\n"
         "            raise ImportError('blocked: ' + name)\n"
         "sys.meta_path.insert(0, Block())\n"
-        "import modeling\n"
-        "for info in pkgutil.walk_packages(modeling.__path__, 'modeling.'):\n"
+        f"import {package}\n"
+        f"for info in pkgutil.walk_packages({package}.__path__, '{package}.'):\n"
         "    importlib.import_module(info.name)\n"
-        "print('torch' in sys.modules, 'transformers' in sys.modules)\n"
+        f"print([name for name in {heavy!r} if name in sys.modules])\n"
     )
     result = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=MODELING.parent,
-        capture_output=True,
-        text=True,
-        timeout=120,
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "False False", "heavy libraries load lazily, inside functions"
+    assert result.stdout.strip() == "[]", "heavy libraries load lazily, inside functions"

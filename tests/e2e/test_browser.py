@@ -3,54 +3,22 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 
 import pytest
 
 from tests import factories
+from tests.helpers import sign_in
 
-CHROMIUM = "/usr/bin/chromium"
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True),
 ]
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API keeps an event loop in this thread; the ORM calls the test makes
-    # between browser steps are ordinary synchronous ones.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        yield browser
-        browser.close()
-    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-
-
-def _sign_in(page, live_server, username: str) -> None:  # type: ignore[no-untyped-def]
-    page.goto(live_server.url + "/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", factories.PASSWORD)
-    page.click("button[type=submit]")
-
-
 def test_an_expert_signs_in_and_sees_the_home_page(browser, live_server) -> None:  # type: ignore[no-untyped-def]
     factories.expert(username="maya")
     page = browser.new_page()
-    _sign_in(page, live_server, "maya")
+    sign_in(page, live_server, "maya")
     page.wait_for_selector("[data-testid=expert-card]")
     assert page.locator("h1").inner_text() == "Welcome, maya"
     assert page.locator("[data-testid=current-user]").inner_text() == "maya"
@@ -62,7 +30,7 @@ def test_an_expert_signs_in_and_sees_the_home_page(browser, live_server) -> None
 def test_the_help_overlay_opens_from_the_keyboard(browser, live_server) -> None:  # type: ignore[no-untyped-def]
     factories.auditor(username="ravi")
     page = browser.new_page()
-    _sign_in(page, live_server, "ravi")
+    sign_in(page, live_server, "ravi")
     page.wait_for_selector("[data-testid=auditor-card]")
     page.keyboard.press("?")
     assert page.locator("#help-overlay").is_visible()
@@ -75,7 +43,7 @@ def test_htmx_filters_songs_as_you_type(browser, live_server) -> None:  # type: 
     factories.SongFactory(title="Raga Yaman")
     factories.SongFactory(title="Garota de Ipanema")
     page = browser.new_page()
-    _sign_in(page, live_server, "arjun")
+    sign_in(page, live_server, "arjun")
     page.wait_for_selector("[data-testid=expert-card]")
     page.goto(live_server.url + "/songs/")
     page.keyboard.press("/")
@@ -101,7 +69,7 @@ def test_an_admin_uploads_two_files_and_watches_the_analysis_finish(  # type: ig
     bad = tmp_path / "not-really.mp3"
     bad.write_text("lyrics, not audio\n" * 40)
     page = browser.new_page()
-    _sign_in(page, live_server, "ada")
+    sign_in(page, live_server, "ada")
     page.wait_for_selector("[data-testid=admin-card]")
     page.goto(live_server.url + "/songs/upload/")
     page.fill("#id_artist", "Ballaké")

@@ -3,8 +3,6 @@ followed live in the list; a hint confirmed in place with htmx."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,32 +14,11 @@ from annotations.services.generations import generation_record_output
 from annotations.services.model_versions import model_version_register_local
 from tests import factories
 from tests.audio_files import write_tone
+from tests.helpers import sign_in
 from tests.processes import celery_worker
 from tests.tiny_models import tiny_model_path
 
-CHROMIUM = "/usr/bin/chromium"
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--no-first-run"]
-        )
-        yield browser
-        browser.close()
-    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-
-
-def _sign_in(page, live_server, username: str) -> None:  # type: ignore[no-untyped-def]
-    page.goto(live_server.url + "/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", factories.PASSWORD)
-    page.click("button[type=submit]")
 
 
 def _song(tmp_path: Path):  # type: ignore[no-untyped-def]
@@ -62,7 +39,7 @@ def test_an_admin_starts_a_run_and_watches_the_worker_finish_it(
         queues="gpu_inference", media_root=settings.MEDIA_ROOT, data_dir=tmp_path / "data"
     ):
         page = browser.new_page()
-        _sign_in(page, live_server, "ada")
+        sign_in(page, live_server, "ada")
         page.goto(f"{live_server.url}/generations/new/?song={song.pk}")
         page.select_option("#id_model_version", label="tiny-browser")
         page.select_option("#id_prompt", label="browser-caption v1")
@@ -104,7 +81,7 @@ def test_an_expert_confirms_a_hint_in_place(browser, live_server, tmp_path: Path
     )
     hint = generation.hints.filter(target="answer", kind="tempo").get()
     page = browser.new_page()
-    _sign_in(page, live_server, "maya")
+    sign_in(page, live_server, "maya")
     page.goto(f"{live_server.url}/generations/{generation.pk}/")
     page.evaluate("window.notReloaded = true")
     page.click(f"#hint-{hint.pk} button[value=confirmed]")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import pytest
 from annotations.models import Song, SongAnalysis
 from annotations.services.song_import import SongMetadata, song_import_file
 from tests.audio_files import write_tone
-from tests.processes import ROOT, process_env
+from tests.processes import celery_worker
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -29,39 +28,20 @@ def test_a_pool_process_killed_mid_analysis_is_replaced_and_the_task_runs_again(
 ) -> None:
     from workbench.celery import app
 
-    app.control.purge()
+    app.control.purge()  # before queuing: the worker below must not purge this test's task
     result = song_import_file(
         path=write_tone(tmp_path / "long.flac", fmt="flac", seconds=300, channels=2),
         metadata=SongMetadata(title="Long enough to kill mid-way"),
     )
     analysis = SongAnalysis.objects.get(song_id=result.song_id)
     # Prefork, as deployed: the pool's child does the work, so killing it is what an OOM kill does.
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "workbench",
-            "worker",
-            "-Q",
-            "audio",
-            "--pool",
-            "prefork",
-            "--concurrency",
-            "1",
-            "--loglevel",
-            "INFO",
-            "-n",
-            f"kill-test-{os.getpid()}@%h",
-        ],
-        cwd=ROOT,
-        env=process_env(media_root=settings.MEDIA_ROOT, data_dir=tmp_path / "data"),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
+    with celery_worker(
+        queues="audio",
+        media_root=settings.MEDIA_ROOT,
+        data_dir=tmp_path / "data",
+        pool="prefork",
+        purge=False,
+    ) as worker:
         deadline = time.monotonic() + 120
         killed = None
         while time.monotonic() < deadline and killed is None:
@@ -80,13 +60,7 @@ def test_a_pool_process_killed_mid_analysis_is_replaced_and_the_task_runs_again(
             time.sleep(0.5)
         assert analysis.status == "succeeded", analysis.error
         assert killed not in _children(worker.pid), "a new pool process took over"
-        assert Song.objects.get(pk=result.song_id).status == "ready"
-        assert analysis.facts["duration_seconds"] == pytest.approx(300, abs=0.1)
-    finally:
-        worker.terminate()
-        try:
-            output = worker.communicate(timeout=30)[0]
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            output = worker.communicate()[0]
+    assert Song.objects.get(pk=result.song_id).status == "ready"
+    assert analysis.facts["duration_seconds"] == pytest.approx(300, abs=0.1)
+    output = worker.output  # type: ignore[attr-defined]
     assert "WorkerLostError" in output or "signal 9" in output, output[-3000:]

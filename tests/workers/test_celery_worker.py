@@ -2,31 +2,21 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from django.conf import settings as django_settings
 
 from annotations import demo_audio
 from annotations.models import AudioFile
 from annotations.services.audio_files import audio_file_add
 from tests import factories
+from tests.processes import celery_worker
 from workbench.celery import app
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
-
-
-def _database_url() -> str:
-    db = django_settings.DATABASES["default"]
-    assert db["ENGINE"] == "django.db.backends.postgresql", "worker tests run on PostgreSQL"
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-    return f"postgres://{auth}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
 @pytest.fixture
@@ -34,43 +24,10 @@ def worker(tmp_path: Path, settings) -> Iterator[subprocess.Popen]:
     assert settings.CELERY_BROKER_URL.startswith("redis://"), (
         "the worker test needs the Redis broker"
     )
-    settings.MEDIA_ROOT = str(tmp_path / "storage")
-    app.control.purge()  # messages left by an interrupted earlier run would only add noise
-    env = dict(os.environ)
-    env.update(
-        DATABASE_URL=_database_url(),
-        WORKBENCH_STORAGE_ROOT=settings.MEDIA_ROOT,
-        WORKBENCH_DATA_DIR=str(tmp_path / "data"),
-    )
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "workbench",
-            "worker",
-            "-Q",
-            "audio",
-            "--pool",
-            "solo",
-            "--loglevel",
-            "INFO",
-            "-n",
-            f"test-{os.getpid()}@%h",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    yield process
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    with celery_worker(
+        queues="audio", media_root=settings.MEDIA_ROOT, data_dir=tmp_path / "data"
+    ) as process:
+        yield process
 
 
 def test_the_audio_worker_probes_a_stored_file(worker: subprocess.Popen, tmp_path: Path) -> None:
