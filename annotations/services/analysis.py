@@ -11,6 +11,7 @@ import logging
 import shutil
 import tempfile
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 from django.core.files import File
@@ -99,11 +100,15 @@ def song_analysis_run(
         error="",
         started_at=timezone.now(),
         finished_at=None,
+        updated_at=timezone.now(),
     )
 
     def progress(fraction: float, stage: str) -> None:
         fraction = min(max(float(fraction), 0.0), 1.0)
-        SongAnalysis.objects.filter(pk=analysis.pk).update(progress=fraction, stage=stage[:64])
+        # update() skips auto_now: set updated_at by hand, it is the heartbeat stuck rows lack.
+        SongAnalysis.objects.filter(pk=analysis.pk).update(
+            progress=fraction, stage=stage[:64], updated_at=timezone.now()
+        )
         if on_progress is not None:
             on_progress(fraction, stage)
 
@@ -176,11 +181,20 @@ def _notify(analysis: SongAnalysis) -> None:
         )
 
 
-def latest_analysis(song: Song) -> SongAnalysis | None:
-    """The newest analysis of the song's files (any status): what the song page shows."""
-    return (
-        SongAnalysis.objects.filter(song=song)
-        .select_related("audio_file")
-        .order_by("-created_at", "-id")
-        .first()
+def song_analysis_requeue_stuck(*, older_than: timedelta) -> list[SongAnalysis]:
+    """Queue again the analyses queued or running with no progress for ``older_than``.
+
+    A worker machine that dies outright (not just a pool process, which Celery replaces and
+    redelivers at once) leaves its task unacknowledged until the broker's visibility timeout,
+    hours on Redis; its row says "running" meanwhile. Run by ``analyze_songs --stuck MINUTES``.
+    """
+    cutoff = timezone.now() - older_than
+    stuck = list(
+        SongAnalysis.objects.filter(
+            status__in=(SongAnalysis.Status.QUEUED, SongAnalysis.Status.RUNNING),
+            updated_at__lt=cutoff,
+        ).select_related("song", "audio_file")
     )
+    return [
+        song_analysis_request(song=row.song, audio_file=row.audio_file, force=True) for row in stuck
+    ]

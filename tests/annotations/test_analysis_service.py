@@ -89,3 +89,33 @@ def test_analyze_songs_names_unknown_ids_and_needs_a_selection() -> None:
         call_command("analyze_songs")
     with pytest.raises(CommandError, match="No song with ID 999"):
         call_command("analyze_songs", "999")
+
+
+def test_analyze_songs_stuck_queues_again_what_a_dead_machine_left_running(
+    tmp_path: Path, capsys, django_capture_on_commit_callbacks
+) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    dead = imported(tmp_path, "dead.wav")
+    alive = imported(tmp_path, "alive.wav", freq=330)
+    long_ago = timezone.now() - timedelta(hours=2)
+    SongAnalysis.objects.filter(song=dead).update(
+        status="running", progress=0.3, updated_at=long_ago
+    )
+    SongAnalysis.objects.filter(song=alive).update(status="running", progress=0.3)
+    with django_capture_on_commit_callbacks() as callbacks:
+        call_command("analyze_songs", "--stuck", "30")
+    out = capsys.readouterr().out
+    assert f"Queued again: song #{dead.pk}" in out and "1 stuck analysis(es) queued again" in out
+    assert len(callbacks) == 1
+    assert SongAnalysis.objects.get(song=dead).status == "queued"
+    assert SongAnalysis.objects.get(song=alive).status == "running"
+
+
+def test_progress_is_a_heartbeat(tmp_path: Path) -> None:
+    song = imported(tmp_path)
+    before = SongAnalysis.objects.get(song=song).updated_at
+    analysis = song_analysis_run(analysis=SongAnalysis.objects.get(song=song))
+    assert analysis.updated_at > before

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import timedelta
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -13,6 +14,7 @@ from annotations.models import Song, SongAnalysis
 from annotations.services.analysis import (
     current_analyser_version,
     song_analysis_request,
+    song_analysis_requeue_stuck,
     song_analysis_run,
 )
 
@@ -29,8 +31,21 @@ class Command(BaseCommand):
         parser.add_argument("--all", action="store_true", help="Every song.")
         parser.add_argument("--force", action="store_true", help="Recompute even if current.")
         parser.add_argument("--now", action="store_true", help="Run here with a progress bar.")
+        parser.add_argument(
+            "--stuck",
+            type=float,
+            metavar="MINUTES",
+            help="Queue again analyses queued or running without progress for this long "
+            "(after a worker machine died); other arguments are ignored.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["stuck"] is not None:
+            requeued = song_analysis_requeue_stuck(older_than=timedelta(minutes=options["stuck"]))
+            for analysis in requeued:
+                self.stdout.write(f"Queued again: song #{analysis.song_id} ({analysis.song})")
+            self.stdout.write(f"{len(requeued)} stuck analysis(es) queued again")
+            return
         ids: list[int] = options["song_ids"]
         if not ids and not options["all"]:
             raise CommandError("Name song IDs, or pass --all")
