@@ -24,7 +24,7 @@ import numpy as np
 
 from audio_analysis import render, rhythm, tonal
 
-ANALYSER_VERSION = "1.0"
+ANALYSER_VERSION = "1.1"
 ANALYSIS_RATE = 22050
 HOP = 512
 N_FFT = 2048
@@ -369,6 +369,33 @@ def warm_up() -> None:
         analyse_file(path, Path(tmp) / "out")
 
 
+def _merge_short(spans: list[tuple[float, float]], shortest: float) -> list[tuple[float, float]]:
+    """Fold sections shorter than ``shortest`` seconds into a neighbour.
+
+    On music that barely changes (a loop, a drone), clustering still has to place its boundaries
+    somewhere and piles them into a few seconds; a section of a few beats is no section.
+
+    >>> _merge_short([(0.0, 3.0), (3.0, 40.0), (40.0, 44.0), (44.0, 90.0)], 8.0)
+    [(0.0, 44.0), (44.0, 90.0)]
+    """
+    spans = list(spans)
+    while len(spans) > 1:
+        index = min(range(len(spans)), key=lambda i: spans[i][1] - spans[i][0])
+        if spans[index][1] - spans[index][0] >= shortest:
+            break
+        # Merge into the shorter neighbour, so long sections keep their edges.
+        if index == 0:
+            other = 1
+        elif index == len(spans) - 1:
+            other = index - 1
+        else:
+            before, after = spans[index - 1], spans[index + 1]
+            other = index - 1 if before[1] - before[0] <= after[1] - after[0] else index + 1
+        low, high = sorted((index, other))
+        spans[low : high + 1] = [(spans[low][0], spans[high][1])]
+    return spans
+
+
 def _sections(
     chroma: np.ndarray, mfcc: np.ndarray, beat_frames: np.ndarray, duration: float
 ) -> list[dict[str, Any]]:
@@ -392,7 +419,7 @@ def _sections(
         librosa.util.fix_frames(beat_frames, x_min=0)[bounds], sr=ANALYSIS_RATE, hop_length=HOP
     )
     edges = sorted({0.0, *(round(float(t), 3) for t in times if 0 < t < duration), duration})
-    spans = list(itertools.pairwise(edges))
+    spans = _merge_short(list(itertools.pairwise(edges)), max(8.0, duration / 60))
     # Label by similarity of each section's mean features: same letter if cosine ≥ 0.95.
     frame_times = librosa.frames_to_time(
         np.arange(features.shape[1]), sr=ANALYSIS_RATE, hop_length=HOP
@@ -406,7 +433,10 @@ def _sections(
     for index, vector in enumerate(means):
         match = next((labels[j] for j in range(index) if float(vector @ means[j]) >= 0.95), None)
         labels.append(match or chr(ord("A") + len(set(labels))))
-    return [
-        {"start": round(s, 3), "end": round(e, 3), "label": label}
-        for (s, e), label in zip(spans, labels, strict=True)
-    ]
+    sections: list[dict[str, Any]] = []
+    for (start, end), label in zip(spans, labels, strict=True):
+        if sections and sections[-1]["label"] == label:
+            sections[-1]["end"] = round(end, 3)  # neighbours that sound alike are one section
+        else:
+            sections.append({"start": round(start, 3), "end": round(end, 3), "label": label})
+    return sections

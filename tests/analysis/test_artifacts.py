@@ -156,3 +156,14 @@ def test_peaks_stay_small_when_the_header_underestimates_the_length(tmp_path: Pa
     index = accumulator.write(tmp_path, 3600.0)
     assert index["levels"][0]["length"] <= render.MAX_COARSE_VALUES
     assert index["levels"][-1]["pixels_per_second"] == float(render.peak_levels(60.0)[-1])
+
+
+def test_sections_shorter_than_a_few_beats_fold_into_a_neighbour() -> None:
+    import doctest
+
+    from audio_analysis import pipeline
+
+    assert doctest.testmod(pipeline).failed == 0
+    spans = pipeline._merge_short([(0.0, 4.0), (4.0, 7.0), (7.0, 14.0), (14.0, 1260.0)], 21.0)
+    assert spans == [(0.0, 14.0), (14.0, 1260.0)] or spans == [(0.0, 1260.0)]
+    assert all(end - start >= 21.0 for start, end in spans)
