@@ -136,6 +136,10 @@ def song_analysis_run(
             finished_at=timezone.now(),
         )
         Song.objects.filter(pk=analysis.song_id).update(status=Song.Status.READY)
+        # Outputs of the model are checked against what was just measured.
+        from annotations.services.generations import generation_hints_refresh
+
+        generation_hints_refresh(song=analysis.song, facts=result.facts)
     analysis.refresh_from_db()
     _notify(analysis)
     return analysis

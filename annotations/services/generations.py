@@ -309,13 +309,36 @@ def generation_record_output(
     analysis = SongAnalysis.objects.filter(
         song_id=generation.song_id, status=SongAnalysis.Status.SUCCEEDED
     ).first()
-    facts = analysis.facts if analysis is not None else {}
-    generation.hints.all().delete()
-    GenerationHint.objects.bulk_create(
-        GenerationHint(generation=generation, **fields)
-        for fields in generation_parsing.hints(parsed.data, facts)
-    )
+    _hints_replace(generation, analysis.facts if analysis is not None else {})
     return generation
+
+
+def _hints_replace(generation: Generation, facts: dict[str, Any]) -> int:
+    """Replace the open hints of ``generation`` with those ``facts`` support; decided ones stay.
+
+    A hint an expert already confirmed or dismissed is their judgement: it is kept, and the same
+    suggestion (kind and span) is not raised again beside it.
+    """
+    generation.hints.filter(status=GenerationHint.Status.OPEN).delete()
+    decided = set(generation.hints.values_list("kind", "start_char", "end_char"))
+    fresh = [
+        GenerationHint(generation=generation, **fields)
+        for fields in generation_parsing.hints(generation.parsed, facts)
+        if (fields["kind"], fields.get("start_char"), fields.get("end_char")) not in decided
+    ]
+    GenerationHint.objects.bulk_create(fresh)
+    return len(fresh)
+
+
+@transaction.atomic
+def generation_hints_refresh(*, song: Song, facts: dict[str, Any]) -> int:
+    """Recompute the song's open hints from a new analysis; returns how many hints stand.
+
+    Outputs generated before the analysis finished had nothing to compare with, and a better
+    analyser may measure differently: the song's facts, not the time of generation, decide.
+    """
+    generations = Generation.objects.filter(song=song, status=Generation.Status.SUCCEEDED)
+    return sum(_hints_replace(generation, facts) for generation in generations)
 
 
 def generation_mark_failed(*, generation: Generation, reason: str) -> Generation:

@@ -273,3 +273,30 @@ def test_the_inference_benchmark_runs_unchanged_on_the_tiny_model() -> None:
     assert result.returncode == 0, result.stderr[-2000:]
     assert "batched / one at a time:" in result.stdout
     assert "audio-s/s" in result.stdout and "tokens/s" in result.stdout
+
+
+def test_an_analysis_that_finishes_later_raises_hints_and_keeps_decided_ones(
+    tmp_path: Path, expert_user
+) -> None:
+    from annotations.services.analysis import song_analysis_request, song_analysis_run
+    from annotations.services.generations import generation_hint_decide
+
+    song = factories.SongFactory(title="Pulse at 120 BPM")
+    audio_file_add(song=song, source=write_tone(tmp_path / "pulse.wav", seconds=12.0))
+    generation = factories.GenerationFactory(song=song, status=Generation.Status.RUNNING)
+    raw = "<answer>A waltz at 170 BPM in E-flat minor, with a tempo of 170 BPM throughout.</answer>"
+    generation_record_output(
+        generation=generation, raw_text=raw, input_tokens=1, output_tokens=1, rng={}, timings={}
+    )
+    assert not generation.hints.exists(), "no analysis yet: nothing to compare with"
+
+    analysis = song_analysis_run(analysis=song_analysis_request(song=song))
+    assert analysis.status == "succeeded", analysis.error
+    tempo_hints = list(generation.hints.filter(kind="tempo").order_by("start_char"))
+    assert [raw[h.start_char : h.end_char] for h in tempo_hints] == ["170 BPM", "170 BPM"]
+    generation_hint_decide(hint=tempo_hints[0], status="dismissed", actor=expert_user)
+
+    # Analysing again (a new analyser, say) replaces open hints and keeps the expert's decision.
+    song_analysis_run(analysis=song_analysis_request(song=song, force=True))
+    statuses = sorted(generation.hints.filter(kind="tempo").values_list("status", flat=True))
+    assert statuses == ["dismissed", "open"]
