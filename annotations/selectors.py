@@ -9,7 +9,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import CharField, Count, F, Func, Prefetch, Q, QuerySet, Value
+from django.db.models import (
+    CharField,
+    Count,
+    F,
+    Func,
+    Prefetch,
+    Q,
+    QuerySet,
+    Value,
+    prefetch_related_objects,
+)
 from django.db.models.lookups import GreaterThan, LessThan
 
 from annotations.models import (
@@ -181,7 +191,7 @@ def song_page(*, song: Song, user: Any) -> dict[str, Any]:
 
     from annotations.models import SongAnalysis
 
-    song = Song.objects.prefetch_related("genres", "cultures", "languages").get(pk=song.pk)
+    prefetch_related_objects([song], "genres", "cultures", "languages")
     audio_files = list(song.audio_files.order_by("id"))
     analysis = (
         SongAnalysis.objects.filter(song=song).select_related("audio_file").order_by("-id").first()

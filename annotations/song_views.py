@@ -27,7 +27,7 @@ from annotations.errors import ValidationFailed
 from annotations.forms import SongMetadataForm
 from annotations.models import AudioFile, SongAnalysis
 from annotations.permissions import access_song_for_user
-from annotations.services.analysis import song_analysis_request
+from annotations.services.analysis import artifact_prefix, song_analysis_request
 from annotations.services.song_import import (
     ImportResult,
     SongMetadata,
@@ -211,8 +211,6 @@ def song_analysis_file(request: HttpRequest, pk: int, filename: str) -> FileResp
     if analysis is None or not ARTIFACT_NAME.match(filename):
         raise Http404("No such analysis file.")
     access_song_for_user(request.user, analysis.song_id)
-    from annotations.services.analysis import artifact_prefix
-
     path = Path(settings.MEDIA_ROOT) / artifact_prefix(analysis) / filename
     if not path.is_file():
         raise Http404("No such analysis file.")

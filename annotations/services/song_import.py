@@ -26,6 +26,7 @@ from annotations.audio import (
 from annotations.errors import ValidationFailed
 from annotations.models import AudioFile, Culture, Genre, Language, Song
 from annotations.services.analysis import song_analysis_request
+from annotations.services.audio_files import audio_file_add
 
 log = logging.getLogger(__name__)
 
@@ -118,12 +119,15 @@ def song_import_file(
     filename = filename or path.name
     try:
         probe = audio_validate(path=path, filename=filename)
-        digest = sha256_of_path(path)
-        existing = _existing_song_for(digest)
-        if existing is not None:
-            return _duplicate_result(filename, existing, digest)
+        # A duplicate is refused by audio_file_add (the one place that knows what a duplicate is),
+        # inside the transaction, so the song row made for it rolls back.
         song = _create_song_with_file(
-            path=path, filename=filename, metadata=metadata, actor=actor, digest=digest, probe=probe
+            path=path,
+            filename=filename,
+            metadata=metadata,
+            actor=actor,
+            digest=sha256_of_path(path),
+            probe=probe,
         )
     except ValidationFailed as exc:
         duplicate_of = exc.extra.get("duplicate_of")
@@ -145,20 +149,6 @@ def song_import_file(
     )
 
 
-def _existing_song_for(digest: str) -> AudioFile | None:
-    return AudioFile.objects.filter(sha256=digest).select_related("song").first()
-
-
-def _duplicate_result(filename: str, existing: AudioFile, digest: str) -> ImportResult:
-    return ImportResult(
-        filename,
-        "duplicate",
-        f"{filename} is already in the workbench as song #{existing.song_id} ({existing.song}); "
-        f"same content hash {digest[:12]}…",
-        duplicate_of=existing.song_id,
-    )
-
-
 def _create_song_with_file(
     *,
     path: Path,
@@ -168,8 +158,6 @@ def _create_song_with_file(
     digest: str,
     probe: AudioProbe,
 ) -> Song:
-    from annotations.services.audio_files import audio_file_add
-
     stored_name = ""
     try:
         with transaction.atomic():
