@@ -16,6 +16,7 @@ from annotations.models import (
     PromptTemplate,
     Song,
 )
+from annotations.services.song_import import format_duration
 
 GROUPS_PER_PAGE = 25
 ACTIVE = (Generation.Status.QUEUED, Generation.Status.RUNNING)
@@ -74,11 +75,6 @@ class ClaimRow:
     value: str
 
 
-def _clock(seconds: float) -> str:
-    minutes, rest = divmod(round(seconds), 60)
-    return f"{minutes}:{rest:02d}"
-
-
 def _claim_value(value: Any) -> str:
     """One claim as people read it: its value, a timed section as "label at m:ss", else its text."""
     if isinstance(value, list):
@@ -87,7 +83,11 @@ def _claim_value(value: Any) -> str:
         return "" if value is None else str(value)
     if value.get("label") is not None:
         start = value.get("start_seconds")
-        return f"{value['label']} at {_clock(start)}" if start is not None else str(value["label"])
+        return (
+            f"{value['label']} at {format_duration(start)}"
+            if start is not None
+            else str(value["label"])
+        )
     shown = value.get("value", value.get("text"))
     return "" if shown is None or isinstance(shown, dict | list) else str(shown)
 

@@ -4,10 +4,7 @@ from django.conf import settings
 from django.db import models
 
 from annotations.models.base import TimestampedModel
-
-THINKING_SUFFIX = (
-    "Output the thinking process in <think> </think> and final answer in <answer> </answer>."
-)
+from modeling.prompts import THINKING_SUFFIX  # one text for the rows, the library and benchmarks
 
 
 class PromptTemplate(TimestampedModel):

@@ -65,7 +65,10 @@ def generation_request(
         raise ValidationFailed(f"Prompt {prompt} is retired; pick an active version.")
     if model_version.status == ModelVersion.Status.RETIRED:
         raise ValidationFailed(f"Model version {model_version} is retired.")
-    without_audio = [s for s in songs if _audio_file_for(s) is None]
+    with_audio = set(
+        AudioFile.objects.filter(song__in=songs, probe_error="").values_list("song_id", flat=True)
+    )
+    without_audio = [s for s in songs if s.pk not in with_audio]
     if without_audio:
         names = ", ".join(str(s) for s in without_audio[:5])
         raise ValidationFailed(f"These songs have no playable audio file yet: {names}.")
@@ -218,12 +221,16 @@ def generation_run(
             continue
         load_seconds = time.perf_counter() - load_started  # ~0 when this process had it loaded
         audio_cache: dict[int, tuple[AudioFile, PreparedAudio]] = {}
+        # Siblings share their song's file: look it up once per song, not once per row.
+        audio_files: dict[int, AudioFile | None] = {}
         requests: list[GenerationRequest] = []
         by_pk = {row.pk: row for row in version_rows}
         prepare_seconds: dict[int, float] = {}
         for row in version_rows:
             started = time.perf_counter()
-            audio_file = _audio_file_for(row.song)
+            if row.song_id not in audio_files:
+                audio_files[row.song_id] = _audio_file_for(row.song)
+            audio_file = audio_files[row.song_id]
             try:
                 if audio_file is None:
                     raise AudioPreparationError("the song has no playable audio file")
