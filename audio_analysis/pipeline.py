@@ -36,8 +36,8 @@ METRE_MIN_CONFIDENCE = 0.4
 TUNING_SECONDS = 15  # enough notes to place the tuning; the whole first chunk costs 4× more
 LOUDNESS_FRAMES = 4  # loudness curve hop: 4 analysis frames, ~93 ms
 SILENCE_DBFS = -120.0
-# Chroma flux is smaller than spectral flux by about this factor on the tuning split; scaling it
-# up lets chord changes without attacks (legato organ, strings) count as onsets.
+# Weight of chroma flux beside spectral flux in the onset envelope: adding it lets chord changes
+# without attacks (legato organ, strings) count as onsets. The two are added with equal weight.
 CHROMA_FLUX_WEIGHT = 1.0
 
 Progress = Callable[[float, str], None]
