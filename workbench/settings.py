@@ -227,6 +227,12 @@ WORKBENCH_MAX_UPLOAD_BYTES = env_int("WORKBENCH_MAX_UPLOAD_BYTES", 1024 * 1024 *
 WORKBENCH_MAX_SONG_SECONDS = env_int("WORKBENCH_MAX_SONG_SECONDS", 3 * 60 * 60)
 # Music Flamingo hears at most 20 minutes; longer songs are accepted and marked.
 WORKBENCH_MODEL_WINDOW_SECONDS = 20 * 60
+
+# Review work: how many experts review each generation, how long a claimed task is held for an
+# expert (every save renews it), and how many unsubmitted tasks one expert may hold at once.
+WORKBENCH_REVIEWS_PER_GENERATION = env_int("WORKBENCH_REVIEWS_PER_GENERATION", 2)
+WORKBENCH_REVIEW_CLAIM_MINUTES = env_int("WORKBENCH_REVIEW_CLAIM_MINUTES", 60)
+WORKBENCH_MAX_OPEN_REVIEWS = env_int("WORKBENCH_MAX_OPEN_REVIEWS", 3)
 # Music Flamingo on the gpu_inference workers. Device "auto" is CUDA when present; an empty dtype
 # uses the model version's own. Batches are bounded by count and by 30-second audio windows; a
 # request is cut into tasks of at most TASK_SIZE generations so many GPU workers share it.

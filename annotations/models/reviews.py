@@ -18,6 +18,14 @@ class Review(TimestampedModel):
     class Status(models.TextChoices):
         DRAFT = "draft", "Draft"
         SUBMITTED = "submitted", "Submitted"
+        SKIPPED = "skipped", "Skipped"
+
+    class SkipReason(models.TextChoices):
+        OUTSIDE_EXPERTISE = "outside_expertise", "Outside my expertise"
+        AUDIO_PROBLEM = "audio_problem", "Audio will not play or is damaged"
+        OUTPUT_UNUSABLE = "output_unusable", "Output is empty or unreadable"
+        CONFLICT_OF_INTEREST = "conflict_of_interest", "Conflict of interest"
+        OTHER = "other", "Other (say why)"
 
     class Verdict(models.TextChoices):
         ACCEPT = "accept", "Accept"
@@ -36,15 +44,48 @@ class Review(TimestampedModel):
     comment = models.TextField(blank=True)
     corrected_caption = models.TextField(blank=True)
     submitted_at = models.DateTimeField(null=True, blank=True)
+    claimed_until = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="A draft holds one of the generation's review slots until then; saves renew it.",
+    )
+    skip_reason = models.CharField(max_length=32, choices=SkipReason.choices, blank=True)
+    skip_note = models.TextField(blank=True)
+    step_grades = models.JSONField(
+        default=dict, blank=True, help_text='Step number → "correct", "incorrect" or "unverifiable".'
+    )
+    aspect_ratings = models.JSONField(
+        default=dict, blank=True, help_text="Caption aspect code → rating 1–5."
+    )
+    verified_metadata = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Field → {"value", "source": analysis/model/expert, "status"}: reward ground truth.',
+    )
+    sibling_ranks = models.JSONField(
+        default=dict, blank=True, help_text="Sibling generation id → rank (1 best; ties share a rank)."
+    )
+    siblings_all_wrong = models.BooleanField(default=False)
+    dismissed_hints = models.JSONField(
+        default=list, blank=True, help_text="Machine hints this expert dismissed (ids)."
+    )
 
     class Meta:
         ordering = ["-updated_at"]
         permissions = [("review_generations", "Can review generations")]
+        indexes = [
+            models.Index(fields=["generation", "status"], name="review_generation_status"),
+            models.Index(fields=["expert", "status", "-updated_at"], name="review_expert_status"),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["generation", "expert"], name="one_review_per_expert"),
             models.CheckConstraint(
                 condition=models.Q(status="draft") | models.Q(submitted_at__isnull=False),
                 name="submitted_review_has_time",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status="skipped") | ~models.Q(skip_reason=""),
+                name="skipped_review_has_reason",
             ),
         ]
 
@@ -75,6 +116,14 @@ class Flag(TimestampedModel):
     audio_end_seconds = models.FloatField(null=True, blank=True)
     correction = models.TextField(blank=True)
     note = models.TextField(blank=True)
+    hint = models.ForeignKey(
+        "annotations.GenerationHint",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="flags",
+        help_text="The machine hint this flag confirmed, if any.",
+    )
 
     class Meta:
         ordering = ["target", "start_char", "id"]
