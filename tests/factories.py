@@ -130,3 +130,31 @@ class FlagFactory(factory.django.DjangoModelFactory):
     start_char = 63
     end_char = 68
     quoted_text = "drums"
+
+
+SAMPLE_OUTPUT = (
+    "<think>Step 1: The pulse is steady at about 92 BPM with a backbeat on 2 and 4.\n"
+    "Step 2: A sitar plays the melody from 0:12, with tabla underneath.\n"
+    "Step 3: The drone and the melodic turns suggest D minor.\n"
+    "Step 4: The bright cymbal crashes at 1:05 mark the start of the chorus.</think>\n"
+    "<answer>## Genre\nA Hindustani classical fusion piece with a pop backbeat.\n"
+    "## Instrumentation\nSitar carries the melody over tabla, a drone and a soft synth pad. "
+    "Cymbal crashes mark the chorus.\n"
+    "## Harmony\nThe piece stays in D minor at 92 BPM in 4/4.\n"
+    "## Structure\nIntro 0:00-0:12, verse 0:12-1:05, chorus from 1:05.\n"
+    "## Vocals\nA female voice sings in Hindi.</answer>"
+)
+
+
+def generation_with_output(raw_text: str = SAMPLE_OUTPUT, **kwargs: object) -> models.Generation:
+    """A finished generation whose text went through the real parser (sections, steps, claims)."""
+    from annotations.services import generation_parsing
+
+    parsed = generation_parsing.parse(raw_text)
+    return GenerationFactory(  # type: ignore[no-any-return]
+        raw_text=raw_text,
+        think_text=parsed.think_text,
+        answer_text=parsed.answer_text,
+        parsed=parsed.data,
+        **kwargs,
+    )
