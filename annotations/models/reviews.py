@@ -80,7 +80,7 @@ class Review(TimestampedModel):
         constraints = [
             models.UniqueConstraint(fields=["generation", "expert"], name="one_review_per_expert"),
             models.CheckConstraint(
-                condition=models.Q(status="draft") | models.Q(submitted_at__isnull=False),
+                condition=~models.Q(status="submitted") | models.Q(submitted_at__isnull=False),
                 name="submitted_review_has_time",
             ),
             models.CheckConstraint(

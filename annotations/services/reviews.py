@@ -32,7 +32,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from annotations.errors import ConflictError, ValidationFailed
+from annotations.errors import ReviewIncomplete, ReviewProblem, StaleReview, ValidationFailed
 from annotations.models import (
     ErrorCategory,
     ExpertProfile,
@@ -96,32 +96,6 @@ MAX_TEXT_CHARS = 50_000
 MAX_FLAGS_PER_REVIEW = 500
 
 
-@dataclass(frozen=True)
-class ReviewProblem:
-    """One thing that stops a submit: the form field (or "flag-<id>") and what to do."""
-
-    field: str
-    message: str
-
-
-class StaleReview(ConflictError):
-    """The page's version is not the saved one: another tab or window changed the review."""
-
-    def __init__(self, review: Review) -> None:
-        super().__init__(
-            "This review was changed in another tab or window since this page loaded; your last "
-            "change was not saved. The saved version is shown: redo the change on it."
-        )
-        self.review = review
-
-
-class ReviewIncomplete(ValidationFailed):
-    def __init__(self, problems: list[ReviewProblem]) -> None:
-        count = len(problems)
-        super().__init__(f"{count} thing{'s' if count != 1 else ''} to fix before submitting.")
-        self.problems = problems
-
-
 # --- the queue -----------------------------------------------------------------------------------
 
 
@@ -152,17 +126,17 @@ def reviewable_generations() -> QuerySet[Generation]:
 
 def _candidates(expert: Any, now: Any, *, by_expertise: bool) -> QuerySet[Generation]:
     k = reviews_per_generation()
-    holding = (
+    full = (
         Review.objects.filter(_holding_q(now), generation=OuterRef("pk"))
         .order_by()
         .values("generation")
         .annotate(n=Count("id"))
-        .values("n")[:1]
+        .filter(n__gte=k)
     )
     candidates = (
         reviewable_generations()
         .exclude(Exists(Review.objects.filter(generation=OuterRef("pk"), expert=expert)))
-        .exclude(Exists(holding.filter(n__gte=k)))
+        .exclude(Exists(full))
     )
     if by_expertise:
         candidates = candidates.filter(expertise_q(expert))
@@ -334,6 +308,7 @@ def _parse_metadata_value(field: MetadataField, raw: str) -> Any:
             raise ValidationFailed(f"{field.label}: {raw} is outside 10–400 BPM.")
         return round(value, 2)
     if field.kind == "key":
+        raw = raw[:1].upper() + raw[1:]  # "f# minor" typed in a form is a key, not a word
         keys = find_keys(raw, 0, len(raw))
         if not keys or not keys[0].get("mode"):
             raise ValidationFailed(f"{field.label}: write a tonic and a mode. {field.help}")
