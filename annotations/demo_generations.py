@@ -51,6 +51,22 @@ SAMPLE_OUTPUT = (
 )
 
 
+# A sibling for the experts to rank against the first: right about tempo and key this time, but it
+# invents an acoustic guitar and a humming voice.
+SAMPLE_OUTPUT_B = (
+    "<think>Step 1: The snare lands on beats 2 and 4 and the bar has four beats, so 4/4.\n"
+    "Step 2: The beat is steady at about 120 BPM.\n"
+    "Step 3: The chords move A minor, F, C, G, so the key is A minor.\n"
+    "Step 4: An acoustic guitar strums from 0:04 and a voice hums at 0:12.</think>"
+    "<answer>**Instrumentation & Production:** Drum kit, electric bass, a synth pad and a "
+    "strummed acoustic guitar, with a humming voice doubling the pad.\n\n"
+    "**Vocals:** A soft male voice hums without words from 0:12.\n\n"
+    "**Structure & Dynamics:** The groove starts at 0:00 and the pad swells at 0:08.\n\n"
+    "**Harmony & Theory:** A minor at 120 BPM in 4/4, cycling i–VI–III–VII.\n\n"
+    "**Mood & Cultural Context:** Wistful pop rock.</answer>"
+)
+
+
 def seed_demo_generations(*, data_dir: Path, stdout: Any = None) -> None:
     """Build and register the tiny model and run it on every demo song: short songs here, so the
     pages have results at first sight, long ones on the demo's worker. Short songs also get a
@@ -149,23 +165,25 @@ def _sample_outputs(prompt: PromptTemplate) -> None:
         if song.generations.filter(model_version=sample_version).exists():
             continue
         group = GenerationGroup.objects.create(
-            song=song, model_version=sample_version, prompt=prompt, size=1
-        )
-        generation = Generation.objects.create(
-            song=song,
-            model_version=sample_version,
-            prompt=prompt,
-            group=group,
-            status=Generation.Status.RUNNING,
-            started_at=timezone.now(),
-            decoding={"note": "hand-written sample, not sampled from a model"},
+            song=song, model_version=sample_version, prompt=prompt, size=2
         )
         _ensure_analysis(song)
-        generation_record_output(
-            generation=generation,
-            raw_text=SAMPLE_OUTPUT,
-            input_tokens=0,
-            output_tokens=0,
-            rng={},
-            timings={},
-        )
+        for index, text in enumerate((SAMPLE_OUTPUT, SAMPLE_OUTPUT_B)):
+            generation = Generation.objects.create(
+                song=song,
+                model_version=sample_version,
+                prompt=prompt,
+                group=group,
+                sibling_index=index,
+                status=Generation.Status.RUNNING,
+                started_at=timezone.now(),
+                decoding={"note": "hand-written sample, not sampled from a model"},
+            )
+            generation_record_output(
+                generation=generation,
+                raw_text=text,
+                input_tokens=0,
+                output_tokens=0,
+                rng={},
+                timings={},
+            )

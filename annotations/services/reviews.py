@@ -222,6 +222,29 @@ def _claim_first(expert: Any, now: Any, *, by_expertise: bool) -> Review | None:
     return None
 
 
+@transaction.atomic
+def review_claim(*, expert: Any, generation: Generation) -> Review:
+    """Claim one particular output (a link from its page, the demo): the same rules as "next"."""
+    existing = Review.objects.filter(generation=generation, expert=expert).first()
+    if existing is not None:
+        return existing
+    if not reviewable_generations().filter(pk=generation.pk).exists():
+        raise ValidationFailed("Only finished outputs with text can be reviewed.")
+    now = timezone.now()
+    locked = Generation.objects.select_for_update().filter(pk=generation.pk)
+    list(locked.values_list("id", flat=True))
+    if _slots_taken(generation.pk, now) >= reviews_per_generation():
+        raise ValidationFailed(
+            f"This output already has its {reviews_per_generation()} reviewers; take the next task."
+        )
+    return Review.objects.create(
+        generation=generation,
+        expert=expert,
+        status=Review.Status.DRAFT,
+        claimed_until=_claim_until(now),
+    )
+
+
 # --- editing a draft -----------------------------------------------------------------------------
 
 

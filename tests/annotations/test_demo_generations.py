@@ -12,8 +12,10 @@ from annotations.demo_generations import (
     TINY_MODEL_NAME,
     seed_demo_generations,
 )
-from annotations.models import Generation
+from annotations.demo_reviews import seed_demo_reviews
+from annotations.models import Generation, Review
 from annotations.services.audio_files import audio_file_add
+from annotations.services.reviews import review_problems
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -32,7 +34,9 @@ def test_every_demo_song_gets_tiny_model_output_and_a_parsed_sample_with_hints(
     tiny = Generation.objects.filter(song=song, model_version__name=TINY_MODEL_NAME)
     assert tiny.count() == 2
     assert set(tiny.values_list("status", flat=True)) == {"succeeded"}
-    sample = Generation.objects.get(song=song, model_version__name=SAMPLE_MODEL_NAME)
+    samples = Generation.objects.filter(song=song, model_version__name=SAMPLE_MODEL_NAME)
+    assert list(samples.values_list("sibling_index", flat=True).order_by("sibling_index")) == [0, 1]
+    sample = samples.get(sibling_index=0)
     assert sample.model_version.status == "retired"
     assert "hand-written" in sample.model_version.notes
     assert len(sample.parsed["steps"]) == 4
@@ -40,3 +44,17 @@ def test_every_demo_song_gets_tiny_model_output_and_a_parsed_sample_with_hints(
     assert sample.parsed["claims"]["tempo_bpm"]
     # The sample says 140 BPM; the demo groove is analysed at about 96.
     assert sample.hints.filter(kind="tempo").exists()
+
+    # Lena's demo review in progress: the tempo hint confirmed as a flag, the key flagged with an
+    # audio range, some steps graded; her queue shows it and it is not yet submittable.
+    lena = factories.expert(username="lena")
+    seed_demo_reviews()
+    seed_demo_reviews()  # idempotent
+    review = Review.objects.get(expert=lena)
+    assert review.generation == sample and review.status == "draft"
+    flags = {flag.category.code: flag for flag in review.flags.all()}
+    assert set(flags) == {"wrong-tempo-meter", "wrong-key-mode"}
+    assert flags["wrong-tempo-meter"].hint == sample.hints.get(kind="tempo", target="answer")
+    assert flags["wrong-key-mode"].quoted_text == "C major"
+    assert review.step_grades == {"1": "correct", "2": "incorrect"}
+    assert review_problems(review)  # left for the newcomer to finish

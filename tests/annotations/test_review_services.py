@@ -581,3 +581,16 @@ def test_a_complete_review_submits_once_and_is_then_read_only(draft: Review) -> 
     with pytest.raises(ValidationFailed, match="can no longer be changed"):
         svc.review_save_draft(review=draft, expert=draft.expert, data={}, version=submitted.version)
     assert review_queue(expert=draft.expert).submitted_count == 1
+
+
+@override_settings(WORKBENCH_REVIEWS_PER_GENERATION=1)
+def test_claiming_a_particular_output_follows_the_same_slot_rules() -> None:
+    generation = factories.generation_with_output()
+    first, second = factories.expert(), factories.expert()
+    review = svc.review_claim(expert=first, generation=generation)
+    assert svc.review_claim(expert=first, generation=generation) == review  # idempotent
+    with pytest.raises(ValidationFailed, match="already has its 1 reviewers"):
+        svc.review_claim(expert=second, generation=generation)
+    unfinished = factories.generation_with_output(status="running")
+    with pytest.raises(ValidationFailed, match="finished outputs"):
+        svc.review_claim(expert=second, generation=unfinished)

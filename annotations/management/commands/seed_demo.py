@@ -15,6 +15,7 @@ from django.db import transaction
 
 from annotations import demo_audio
 from annotations.demo_generations import seed_demo_generations
+from annotations.demo_reviews import seed_demo_reviews
 from annotations.models import (
     Culture,
     ExpertProfile,
@@ -47,6 +48,15 @@ DEMO_USERS: tuple[tuple[str, str, str, list[str], list[str], list[str], list[str
         ["hindustani"],
         ["hi"],
         ["tabla", "sitar"],
+    ),
+    (
+        "lena",
+        EXPERT,
+        "Lena (rock, pop and electronic)",
+        ["rock", "electronic"],
+        ["anglo-american"],
+        ["en"],
+        ["drum-kit", "synth-pad"],
     ),
     ("ada", ADMIN, "", [], [], [], []),
     ("ravi", AUDITOR, "", [], [], [], []),
@@ -164,6 +174,7 @@ class Command(BaseCommand):
         self._songs()
         self._model_registry()
         seed_demo_generations(data_dir=Path(settings.DATA_DIR), stdout=self.stdout)
+        seed_demo_reviews(stdout=self.stdout)
         self.stdout.write("Demo users (username / password / role):")
         for username, password, role in passwords:
             self.stdout.write(f"  {username:8} {password:24} {role}")
