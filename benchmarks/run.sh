@@ -25,6 +25,12 @@ fi
 if [ "$name" = all ] || [ "$name" = analysis ]; then
   .venv/bin/python -m benchmarks.analysis "${2:-200}"
 fi
+if [ "$name" = review_load ]; then
+  # Options after the name go to the benchmark: --processes 2, --paced-seconds 60, …
+  .venv/bin/python -m benchmarks.review_load "${@:2}"
+elif [ "$name" = all ]; then
+  .venv/bin/python -m benchmarks.review_load
+fi
 if [ "$name" = all ]; then
   .venv/bin/python -m benchmarks.inference
 fi
