@@ -89,11 +89,25 @@ class Generation(TimestampedModel):
     celery_task_id = models.CharField(max_length=64, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    review_complete = models.BooleanField(
+        default=False,
+        help_text="Has its WORKBENCH_REVIEWS_PER_GENERATION submitted reviews: the review queue "
+        "skips it (manage.py sync_review_queue recomputes it after k changes).",
+    )
 
     class Meta:
         ordering = ["-created_at"]
         permissions = [("run_generation", "Can start Music Flamingo generation runs")]
-        indexes = [models.Index(fields=["model_version", "status"], name="gen_version_status")]
+        indexes = [
+            models.Index(fields=["model_version", "status"], name="gen_version_status"),
+            # The review queue walks this in id order and stops at the first claimable output, so
+            # "next" stays fast however many outputs are already fully reviewed.
+            models.Index(
+                fields=["id"],
+                condition=models.Q(status="succeeded", review_complete=False),
+                name="gen_review_queue",
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["group", "sibling_index"], name="generation_sibling_index_unique"

@@ -124,6 +124,24 @@ def reviewable_generations() -> QuerySet[Generation]:
     return Generation.objects.filter(status=Generation.Status.SUCCEEDED).exclude(answer_text="")
 
 
+def review_queue_sync() -> int:
+    """Recompute every output's ``review_complete`` from its submitted reviews (set-based), after
+    ``WORKBENCH_REVIEWS_PER_GENERATION`` changed; returns how many rows changed."""
+    k = reviews_per_generation()
+    submitted = (
+        Review.objects.filter(generation=OuterRef("pk"), status=Review.Status.SUBMITTED)
+        .order_by()
+        .values("generation")
+        .annotate(n=Count("id"))
+        .filter(n__gte=k)
+    )
+    completed = Generation.objects.filter(Exists(submitted))
+    changed = completed.filter(review_complete=False).update(review_complete=True)
+    return changed + Generation.objects.exclude(Exists(submitted)).filter(
+        review_complete=True
+    ).update(review_complete=False)
+
+
 def _candidates(expert: Any, now: Any, *, by_expertise: bool) -> QuerySet[Generation]:
     k = reviews_per_generation()
     full = (
@@ -135,6 +153,7 @@ def _candidates(expert: Any, now: Any, *, by_expertise: bool) -> QuerySet[Genera
     )
     candidates = (
         reviewable_generations()
+        .filter(review_complete=False)
         .exclude(Exists(Review.objects.filter(generation=OuterRef("pk"), expert=expert)))
         .exclude(Exists(full))
     )
@@ -686,4 +705,10 @@ def review_submit(*, review: Review, expert: Any, version: Any) -> Review:
         raise ReviewIncomplete(problems)
     locked.status = Review.Status.SUBMITTED
     locked.submitted_at = timezone.now()
-    return _finish_edit(locked, ["status", "submitted_at"])
+    submitted = _finish_edit(locked, ["status", "submitted_at"])
+    done = Review.objects.filter(
+        generation_id=locked.generation_id, status=Review.Status.SUBMITTED
+    ).count()
+    if done >= reviews_per_generation():
+        Generation.objects.filter(pk=locked.generation_id).update(review_complete=True)
+    return submitted

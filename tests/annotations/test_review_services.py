@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import threading
 from datetime import timedelta
+from io import StringIO
 from typing import Any
 
 import pytest
 from django.core.exceptions import PermissionDenied
+from django.core.management import call_command
 from django.db import connection
 from django.http import Http404
 from django.test import override_settings
@@ -594,3 +596,20 @@ def test_claiming_a_particular_output_follows_the_same_slot_rules() -> None:
     unfinished = factories.generation_with_output(status="running")
     with pytest.raises(ValidationFailed, match="finished outputs"):
         svc.review_claim(expert=second, generation=unfinished)
+
+
+@override_settings(WORKBENCH_REVIEWS_PER_GENERATION=1)
+def test_a_fully_reviewed_output_leaves_the_queue_and_returns_when_k_grows(draft: Review) -> None:
+    saved = svc.review_save_draft(
+        review=draft, expert=draft.expert, data=_complete_form(draft), version=1
+    )
+    svc.review_submit(review=draft, expert=draft.expert, version=saved.version)
+    draft.generation.refresh_from_db()
+    assert draft.generation.review_complete is True
+    assert svc.review_next(expert=factories.expert()) is None
+    with override_settings(WORKBENCH_REVIEWS_PER_GENERATION=2):
+        out = StringIO()
+        call_command("sync_review_queue", stdout=out)
+        assert "1 output(s) changed" in out.getvalue()
+        again = svc.review_next(expert=factories.expert())
+        assert again is not None and again.generation_id == draft.generation_id
