@@ -52,7 +52,9 @@ class Review(TimestampedModel):
     skip_reason = models.CharField(max_length=32, choices=SkipReason.choices, blank=True)
     skip_note = models.TextField(blank=True)
     step_grades = models.JSONField(
-        default=dict, blank=True, help_text='Step number → "correct", "incorrect" or "unverifiable".'
+        default=dict,
+        blank=True,
+        help_text='Step number → "correct", "incorrect" or "unverifiable".',
     )
     aspect_ratings = models.JSONField(
         default=dict, blank=True, help_text="Caption aspect code → rating 1–5."
@@ -63,7 +65,9 @@ class Review(TimestampedModel):
         help_text='Field → {"value", "source": analysis/model/expert, "status"}: reward ground truth.',
     )
     sibling_ranks = models.JSONField(
-        default=dict, blank=True, help_text="Sibling generation id → rank (1 best; ties share a rank)."
+        default=dict,
+        blank=True,
+        help_text="Sibling generation id → rank (1 best; ties share a rank).",
     )
     siblings_all_wrong = models.BooleanField(default=False)
     dismissed_hints = models.JSONField(
