@@ -18,6 +18,7 @@ class NavItem:
 # (label, url name, permission needed or None for any signed-in user, keyboard shortcut)
 _NAV = (
     ("Home", "home", None, "g h"),
+    ("Review", "review_queue", "annotations.review_generations", "g r"),
     ("Songs", "song_list", "annotations.view_song", "g s"),
     ("Upload", "song_upload", "annotations.manage_songs", "g u"),
     ("Generations", "generation_list", "annotations.view_generation", "g g"),

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from annotations import generation_views, song_views, views
+from annotations import generation_views, review_views, song_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -24,6 +24,28 @@ urlpatterns = [
         generation_views.generation_hint_decide_view,
         name="generation_hint_decide",
     ),
+    path("review/", review_views.review_queue, name="review_queue"),
+    path("review/next/", review_views.review_next, name="review_next"),
+    path("reviews/<int:pk>/", review_views.review_detail, name="review_detail"),
+    path("reviews/<int:pk>/draft/", review_views.review_draft, name="review_draft"),
+    path("reviews/<int:pk>/flags/", review_views.review_flag_create, name="review_flag_create"),
+    path(
+        "reviews/<int:pk>/flags/<int:flag_pk>/",
+        review_views.review_flag_update,
+        name="review_flag_update",
+    ),
+    path(
+        "reviews/<int:pk>/flags/<int:flag_pk>/delete/",
+        review_views.review_flag_delete,
+        name="review_flag_delete",
+    ),
+    path(
+        "reviews/<int:pk>/hints/<int:hint_pk>/dismiss/",
+        review_views.review_hint_dismiss,
+        name="review_hint_dismiss",
+    ),
+    path("reviews/<int:pk>/skip/", review_views.review_skip, name="review_skip"),
+    path("reviews/<int:pk>/submit/", review_views.review_submit, name="review_submit"),
     path("models/", views.model_version_list, name="model_version_list"),
     path("taxonomy/", views.taxonomy, name="taxonomy"),
     path("health/", views.health, name="health"),

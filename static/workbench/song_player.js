@@ -68,6 +68,7 @@
       plugins: [regions],
     });
     root.wavesurfer = ws;  // for tests and the console
+    root.regions = regions;  // the review page marks loop and flag regions on the same waveform
     const time = root.querySelector("[data-time]");
     ws.on("timeupdate", (t) => { time.textContent = formatTime(t); });
     ws.on("ready", async () => {
@@ -91,6 +92,7 @@
         });
       } catch (error) { console.warn("no beat grid", error); }
       root.dataset.loaded = "1";
+      root.dispatchEvent(new CustomEvent("player:ready", { bubbles: true }));
     });
     root.querySelector("[data-play]").addEventListener("click", (e) => {
       ws.playPause();

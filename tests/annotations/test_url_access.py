@@ -68,6 +68,51 @@ MATRIX: dict[str, tuple] = {
         {ANON: LOGIN_REDIRECT, "expert": 400, "admin": 403, "auditor": 403},
         "hint",
     ),
+    "review_queue": ("get", {ANON: LOGIN_REDIRECT, "expert": 200, "admin": 403, "auditor": 403}),
+    # Claims the fixture's second output and redirects to it; other roles cannot review.
+    "review_next": ("post", {ANON: LOGIN_REDIRECT, "expert": 302, "admin": 403, "auditor": 403}),
+    # The review is the expert's draft: blind to everyone else, who are told it does not exist.
+    "review_detail": (
+        "get",
+        {ANON: LOGIN_REDIRECT, "expert": 200, "admin": 404, "auditor": 404},
+        "review",
+    ),
+    # The author reaches each save, which refuses a form without a version with 400 and says why.
+    "review_draft": (
+        "post",
+        {ANON: LOGIN_REDIRECT, "expert": 400, "admin": 404, "auditor": 404},
+        "review",
+    ),
+    "review_flag_create": (
+        "post",
+        {ANON: LOGIN_REDIRECT, "expert": 400, "admin": 404, "auditor": 404},
+        "review",
+    ),
+    "review_flag_update": (
+        "post",
+        {ANON: LOGIN_REDIRECT, "expert": 400, "admin": 404, "auditor": 404},
+        "review_flag",
+    ),
+    "review_flag_delete": (
+        "post",
+        {ANON: LOGIN_REDIRECT, "expert": 400, "admin": 404, "auditor": 404},
+        "review_flag",
+    ),
+    "review_hint_dismiss": (
+        "post",
+        {ANON: LOGIN_REDIRECT, "expert": 400, "admin": 404, "auditor": 404},
+        "review_hint",
+    ),
+    "review_skip": (
+        "post",
+        {ANON: LOGIN_REDIRECT, "expert": 400, "admin": 404, "auditor": 404},
+        "review",
+    ),
+    "review_submit": (
+        "post",
+        {ANON: LOGIN_REDIRECT, "expert": 400, "admin": 404, "auditor": 404},
+        "review",
+    ),
     "taxonomy": ("get", {ANON: LOGIN_REDIRECT, "expert": 200, "admin": 200, "auditor": 200}),
     "health": ("get", {ANON: 200, "expert": 200, "admin": 200, "auditor": 200}),
     "login": ("get", {ANON: 200, "expert": 200, "admin": 200, "auditor": 200}),
@@ -107,7 +152,9 @@ def test_every_route_is_in_the_access_matrix() -> None:
 
 
 @pytest.fixture
-def objects(tmp_path, django_capture_on_commit_callbacks) -> dict[str, dict[str, object]]:
+def objects(
+    tmp_path, django_capture_on_commit_callbacks, expert_user
+) -> dict[str, dict[str, object]]:
     """URL kwargs per kind of object, for routes that point at one."""
     from pathlib import Path
 
@@ -128,7 +175,15 @@ def objects(tmp_path, django_capture_on_commit_callbacks) -> dict[str, dict[str,
 
     generation = factories.GenerationFactory(song_id=result.song_id)
     hint = GenerationHint.objects.create(generation=generation, kind="tempo", message="off")
+    # The matrix's expert holds a draft (with a flag) of this output; a second output stays free
+    # for review_next to claim.
+    review = factories.ReviewFactory(generation=generation, expert=expert_user)
+    flag = factories.FlagFactory(review=review)
+    factories.GenerationFactory(song_id=result.song_id)
     return {
+        "review": {"pk": review.pk},
+        "review_flag": {"pk": review.pk, "flag_pk": flag.pk},
+        "review_hint": {"pk": review.pk, "hint_pk": hint.pk},
         "generation": {"pk": generation.pk},
         "hint": {"pk": generation.pk, "hint_pk": hint.pk},
         "song": {"pk": result.song_id},
