@@ -208,11 +208,15 @@
     root.addEventListener("player:ready", () => {
       const regions = root.regions;
       if (!regions) return;
+      // The song's sections are drawn as fixed regions over the whole waveform; they would catch
+      // the pointer, so a drag could never start a loop region. They stay visible, inert.
+      for (const region of regions.getRegions()) if (!region.drag && region.element) region.element.style.pointerEvents = "none";
       regions.enableDragSelection({ color: "rgba(194,24,91,0.18)" });
       regions.on("region-created", (region) => {
         if (!region.drag) return; // the song's sections, drawn by the song player
         if (player.region && player.region !== region) player.region.remove();
         player.region = region;
+        window.reviewRegion = () => player.region; // for tests and the console
         describe();
       });
       regions.on("region-updated", (region) => { if (region === player.region) describe(); });
@@ -220,9 +224,10 @@
         if (loop.checked && region === player.region) region.play();
       });
     });
-    // The media element's own loop is the fallback when there is no region (plain player).
+    // Turning the loop on while playing elsewhere jumps into the region; paused, it only arms it.
     loop.addEventListener("change", () => {
-      if (loop.checked && player.region && media.paused) player.region.play();
+      const r = player.region;
+      if (loop.checked && r && !media.paused && (media.currentTime < r.start || media.currentTime > r.end)) r.play();
     });
   }
 
@@ -310,6 +315,7 @@
       const target = event.detail.target;
       if (target && target.id === "review-workspace") afterWorkspace();
       paintHighlights();
+      if (target && target.id === "flag-list") focusSavedFlag();
       restoreFocus();
     });
   }
@@ -374,23 +380,36 @@
     f.elements.category.focus();
     f.scrollIntoView({ block: "nearest" });
   }
-  function closeFlagForm() {
+  let focusFlag = null; // after a save with nowhere to return to: the flag just saved
+  function closeFlagForm(saved) {
     const f = flagForm();
     if (!f || f.hidden) return;
     f.hidden = true;
     pending = null;
     paintPending(null);
     if (returnFocus && document.contains(returnFocus)) returnFocus.focus({ preventScroll: true });
+    else if (saved) focusFlag = saved;
     returnFocus = null;
+  }
+  function focusSavedFlag() {
+    if (!focusFlag) return;
+    const { known, edited } = focusFlag;
+    focusFlag = null;
+    const li = edited ? document.getElementById(`flag-${edited}`)
+      : $$("#flag-list .flag").find((item) => !known.has(item.dataset.flag));
+    const button = li && $("[data-flag-go]", li);
+    if (button) button.focus();
   }
   function describeCategory() {
     const select = flagForm().elements.category;
     const option = select.selectedOptions[0];
     $("#flag-category-description").textContent = option ? option.dataset.description || "" : "";
   }
+  let knownFlags = new Set();
   function submitFlag() {
     const f = flagForm();
     if (!f.reportValidity()) return;
+    knownFlags = new Set($$("#flag-list .flag").map((li) => li.dataset.flag));
     const url = f.dataset.flag
       ? f.dataset.updateUrl.replace(/0\/$/, `${f.dataset.flag}/`)
       : f.dataset.createUrl;
@@ -468,7 +487,9 @@
       }
     });
     document.addEventListener("htmx:afterRequest", (event) => {
-      if (event.detail.elt === flagForm() && event.detail.successful) closeFlagForm();
+      if (event.detail.elt === flagForm() && event.detail.successful) {
+        closeFlagForm({ known: knownFlags, edited: flagForm().dataset.flag });
+      }
     });
   }
 
@@ -584,6 +605,8 @@
 
   function initKeyboard() {
     document.addEventListener("keydown", (event) => {
+      // The help overlay (or any modal) owns the keyboard while it is open; Esc closes it natively.
+      if ($("dialog[open]")) return;
       const key = event.key, el = event.target;
       const mod = event.ctrlKey || event.metaKey;
       const f = flagForm();

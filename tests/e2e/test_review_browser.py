@@ -287,3 +287,71 @@ def test_two_windows_edit_one_review_and_the_second_save_is_refused_in_sight(
     assert (review.verdict, review.comment) == ("reject", "now it saves")
     first.close()
     second.close()
+
+
+def test_the_player_seeks_changes_speed_and_loops_a_region_dragged_on_the_waveform(
+    browser: Any, live_server: Any, tmp_path: Path
+) -> None:
+    expert = factories.expert(username="maya")
+    _song_with_siblings(tmp_path)
+    review = review_next(expert=expert)
+    assert review is not None
+    page = browser.new_page(viewport={"width": 1440, "height": 900})
+    sign_in(page, live_server, "maya")
+    _open(page, live_server, review)
+    audio = "document.querySelector('[data-player] audio')"
+
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowRight")
+    assert page.evaluate(f"{audio}.currentTime") == 10
+    page.keyboard.press("ArrowLeft")
+    assert page.evaluate(f"{audio}.currentTime") == 5
+    page.keyboard.press("]")
+    assert page.evaluate(f"{audio}.playbackRate") == 1.25
+    page.keyboard.press("[")
+    page.keyboard.press("[")
+    assert page.evaluate(f"{audio}.playbackRate") == 0.75
+    assert page.input_value("[data-speed]") == "0.75"
+    page.keyboard.press("p")
+    page.wait_for_function(f"!{audio}.paused")
+    page.keyboard.press("p")
+    page.wait_for_function(f"{audio}.paused")
+
+    # Drag across the second quarter of the 80-second waveform: a region of about 20–40 s.
+    box = page.locator("[data-waveform]").bounding_box()
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + box["width"] * 0.25, y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.4, y, steps=5)
+    page.mouse.move(box["x"] + box["width"] * 0.5, y, steps=5)
+    page.mouse.up()
+    page.wait_for_selector("[data-region-label]:text-matches('^Region [0-9]')")
+    page.keyboard.press("r")
+    assert page.is_checked("[data-loop]")
+    # Played past its end, the region starts again.
+    end = page.evaluate(
+        "document.querySelector('[data-review-player]') && window.reviewRegion().end"
+    )
+    page.evaluate(f"{audio}.currentTime = {end - 0.3}")
+    page.keyboard.press("p")
+    page.wait_for_function(f"!{audio}.paused && {audio}.currentTime < {end - 2}", timeout=5000)
+    page.keyboard.press("p")
+
+    _drag_select(page, "tabla")
+    page.wait_for_selector("#flag-form:not([hidden])")
+    page.select_option("#flag-category", "instrument-not-present")
+    page.click("[data-from-region]")
+    page.click("#flag-form button[type=submit]")
+    page.wait_for_selector("#flag-list .flag")
+    # Focus lands on the flag just saved, not on the page body.
+    assert page.evaluate("document.activeElement.closest('.flag') !== null")
+    flag = Flag.objects.get(review=review)
+    assert flag.audio_start_seconds == pytest.approx(20, abs=1.5)
+    assert flag.audio_end_seconds == pytest.approx(40, abs=1.5)
+
+    # Clicking the flag in the list selects its span and seeks to its audio.
+    page.evaluate(f"{audio}.currentTime = 0")
+    page.click("#flag-list .flag [data-flag-go]")
+    assert page.evaluate("window.getSelection().toString()") == "tabla"
+    assert page.evaluate(f"{audio}.currentTime") == pytest.approx(flag.audio_start_seconds)
+    page.close()
