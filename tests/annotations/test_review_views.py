@@ -289,3 +289,62 @@ def test_the_review_page_reads_in_a_bounded_number_of_queries(
     with django_assert_max_num_queries(30):
         response = client.get(reverse("review_detail", args=[draft.pk]))
     assert response.content.decode().count('class="flag sev-major"') == 6
+
+
+def real_size_output(steps: int = 40, sentences: int = 45) -> str:
+    """A think trace of ``steps`` steps and a caption of about 450 words in five sections."""
+    think = "\n".join(
+        f"Step {n}: At {n // 60}:{n % 60:02d} the tabla answers the sitar, so the cycle is tintal."
+        for n in range(1, steps + 1)
+    )
+    per_section = sentences // 5
+    answer = "\n".join(
+        f"## Section {s}\n"
+        + " ".join(
+            f"Sentence {s}.{i} hears a sitar phrase over tabla near {i % 3}:{i * 7 % 60:02d} again."
+            for i in range(per_section)
+        )
+        for s in range(1, 6)
+    )
+    return f"<think>{think}</think><answer>{answer}</answer>"
+
+
+def test_a_real_size_review_page_costs_the_same_queries_with_one_flag_or_thirty(
+    expert: Any,
+) -> None:
+    factories.generation_with_output(real_size_output())
+    review = svc.review_next(expert=expert)
+    assert review is not None
+    assert len(review.generation.answer_text.split()) >= 450
+    client = client_for(expert)
+    url = reverse("review_detail", args=[review.pk])
+    text = review.generation.answer_text
+    positions = [m.start() for m in re.finditer("sitar", text)][:30]
+
+    def add_flag(start: int) -> None:
+        nonlocal review
+        data = {
+            "target": "caption",
+            "start": start,
+            "end": start + 5,
+            "category": "instrument-not-present",
+            "severity": "minor",
+        }
+        _flag, review = svc.flag_save(
+            review=review, expert=expert, data=data, version=review.version
+        )
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    add_flag(positions[0])
+    with CaptureQueriesContext(connection) as one:
+        assert client.get(url).status_code == 200
+    for start in positions[1:]:
+        add_flag(start)
+    with CaptureQueriesContext(connection) as thirty:
+        response = client.get(url)
+    html = response.content.decode()
+    assert html.count('class="flag sev-minor"') == 30
+    assert html.count('class="step"') == 40
+    assert len(thirty.captured_queries) == len(one.captured_queries)
