@@ -298,6 +298,10 @@
       if (document.visibilityState === "hidden") flush();
     });
     window.addEventListener("pagehide", beacon);
+    // Submit checks what is saved: send pending edits first (the same queue keeps the order).
+    document.addEventListener("click", (event) => {
+      if (event.target.closest && event.target.closest("#submit-review")) flush();
+    }, true);
     // Enter in a field must not post the page: saving is automatic.
     document.addEventListener("submit", (event) => {
       if (event.target === form()) { event.preventDefault(); flush(); }
@@ -321,28 +325,47 @@
   }
 
   // ------------------------------------------------------------------ focus survives swaps
+  // Before a swap: the focused element's id, its name/value (radios have no unique id of their
+  // own in older markup) and the ids of its ancestors, nearest first. After the swap, the first of
+  // these that still exists takes the focus (a deleted flag's place goes to its list).
   let remembered = null;
   function rememberFocus() {
     const el = document.activeElement;
     if (!el || el === document.body) return;
-    remembered = { id: el.id, name: el.name, value: el.value, flag: el.closest?.(".flag")?.id };
+    const ancestors = [];
+    // Only containers inside the workspace: "somewhere in the page" is no place to put focus.
+    for (let a = el.parentElement; a && !/^review-(workspace|page)$/.test(a.id) && a !== document.body; a = a.parentElement) {
+      if (a.id) ancestors.push(a.id);
+    }
+    remembered = { id: el.id, name: el.name, value: el.value, tag: el.tagName, text: el.textContent, ancestors };
+  }
+  function focusable(el) {
+    if (/^(A|BUTTON|INPUT|SELECT|TEXTAREA)$/.test(el.tagName) || el.hasAttribute("tabindex")) return el;
+    const inner = $("button:not([disabled]), a[href], input:not([type=hidden]), select, textarea", el);
+    if (inner) return inner;
+    el.setAttribute("tabindex", "-1");
+    return el;
   }
   function restoreFocus() {
     const current = document.activeElement;
     if (current && current !== document.body && document.contains(current)) { remembered = null; return; }
     const r = remembered;
-    remembered = null;
-    let el = null;
+    const visible = (el) => el && el.getClientRects().length > 0;
+    const candidates = [];
     if (r) {
-      el = (r.id && document.getElementById(r.id))
-        || (r.name && $$(`[name="${CSS.escape(r.name)}"]`).find((i) => i.value === r.value))
-        || (r.flag && document.getElementById(r.flag));
+      candidates.push(r.id && document.getElementById(r.id));
+      candidates.push(r.name && $$(`[name="${CSS.escape(r.name)}"]`).find((i) => i.value === r.value));
+      for (const id of r.ancestors) {
+        const container = document.getElementById(id);
+        if (!visible(container)) continue;
+        // The same kind of control with the same label (an item's "Dismiss" becomes its "Undo").
+        candidates.push($$(r.tag.toLowerCase(), container).find((c) => c.textContent === r.text && visible(c)));
+        candidates.push(focusable(container));
+      }
     }
-    el = el || $("#review-alert") || $("#flag-list .flag button") || $("#review-workspace h2");
-    if (el) {
-      if (!el.hasAttribute("tabindex") && !/^(A|BUTTON|INPUT|SELECT|TEXTAREA)$/.test(el.tagName)) el.setAttribute("tabindex", "-1");
-      el.focus({ preventScroll: true });
-    }
+    candidates.push($("#review-alert"), $("#review-workspace h2"));
+    const el = candidates.find(visible);
+    if (el) { remembered = null; focusable(el).focus({ preventScroll: true }); }
   }
 
   // ------------------------------------------------------------------ flag form
@@ -388,7 +411,7 @@
     pending = null;
     paintPending(null);
     if (returnFocus && document.contains(returnFocus)) returnFocus.focus({ preventScroll: true });
-    else if (saved) focusFlag = saved;
+    if (saved && (!returnFocus || document.activeElement !== returnFocus)) focusFlag = saved;
     returnFocus = null;
   }
   function focusSavedFlag() {
@@ -593,7 +616,7 @@
   }
   function choose(container, value) {
     const radio = $(`input[type=radio][value="${value}"]`, container);
-    if (!radio || radio.disabled) return false;
+    if (!radio || radio.matches(":disabled")) return false; // a read-only review's fieldset
     radio.checked = true;
     radio.dispatchEvent(new Event("input", { bubbles: true }));
     radio.dispatchEvent(new Event("change", { bubbles: true }));
@@ -636,6 +659,8 @@
       if (mod || typing(el)) return;
       if (key === "g") { afterG = Date.now(); return; } // workbench.js: "g" then a letter navigates
       if (Date.now() - afterG < 1200) { afterG = 0; return; }
+      const item = el.closest && el.closest("#flag-list .flag, #hint-list .hint");
+      if (item && handleItemKey(item, key)) { event.preventDefault(); return; }
       const step = el.closest && el.closest(".step[data-step]");
       const aspect = el.closest && el.closest(".aspect");
       const verdict = el.closest && el.closest("#verdict");
@@ -677,6 +702,25 @@
       } else handled = false;
       if (handled) event.preventDefault();
     });
+  }
+
+  // In the flag list: ↓/↑ move, e edits, Delete removes. In the hints: c confirms, d dismisses.
+  function handleItemKey(item, key) {
+    const list = $$(item.classList.contains("flag") ? "#flag-list .flag" : "#hint-list .hint");
+    const press = (selector) => { const b = $(selector, item); if (b && !b.disabled) b.click(); return !!b; };
+    if (key === "ArrowDown" || key === "ArrowUp") {
+      const next = list[list.indexOf(item) + (key === "ArrowDown" ? 1 : -1)];
+      if (next) focusable(next).focus();
+      return true;
+    }
+    if (item.classList.contains("flag")) {
+      if (key === "e") return press("[data-flag-edit]");
+      if (key === "Delete" || key === "Backspace") return press("[hx-post*='/delete/']");
+      return false;
+    }
+    if (key === "c") return press("[data-hint-confirm]");
+    if (key === "d") return press("[hx-post*='/dismiss/']");
+    return false;
   }
 
   // ------------------------------------------------------------------ help overlay

@@ -219,11 +219,24 @@ def test_a_machine_hint_is_confirmed_into_a_flag_and_another_dismissed(
     assert page.input_value("#flag-category") != ""
     page.click("#flag-form button[type=submit]")
     page.wait_for_selector("#flag-list .flag")
-    page.click(f"#review-hint-{hints[1].pk} >> text=Dismiss")
+    # Dismiss the other from the keyboard: focus stays on that hint (now offering "Undo").
+    page.focus(f"#review-hint-{hints[1].pk} button")
+    page.keyboard.press("d")
     page.wait_for_selector(f"#review-hint-{hints[1].pk}.dismissed")
+    assert page.evaluate("document.activeElement.closest('.hint').id") == (
+        f"review-hint-{hints[1].pk}"
+    )
     review.refresh_from_db()
     assert Flag.objects.get(review=review).hint_id == hints[0].pk
     assert review.dismissed_hints == [hints[1].pk]
+
+    # Submitting too early lists what is missing; each problem leads to its field.
+    page.click("#submit-review")
+    page.wait_for_selector("#review-problems .error")
+    page.click("[data-problem-field=step_1]")
+    assert page.evaluate("document.activeElement.name") == "step_1"
+    review.refresh_from_db()
+    assert review.status == Review.Status.DRAFT
     page.close()
 
 
