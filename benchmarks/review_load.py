@@ -89,6 +89,7 @@ from annotations.models import (  # noqa: E402
 )
 from annotations.roles import EXPERT  # noqa: E402
 from annotations.services import generation_parsing  # noqa: E402
+from annotations.services.reviews import review_queue_sync  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "bench-review-load-password"  # noqa: S105 (a throwaway database's experts)
@@ -539,6 +540,8 @@ def _seed_past_reviews(n: int) -> int:
         ),
         batch_size=5000,
     )
+    # The product's set-based recount marks these outputs review_complete, as submits would have.
+    review_queue_sync()
     return len(ids) * k
 
 
@@ -573,7 +576,7 @@ class Server:
     kernel spreads connections over them, as a process supervisor does on a multi-core box.
     """
 
-    def __init__(self, processes: int, log_path: Path) -> None:
+    def __init__(self, processes: int, log_path: Path, app: str) -> None:
         self.sock = socket.create_server(("127.0.0.1", 0), backlog=1024)
         self.sock.set_inheritable(True)
         self.port = self.sock.getsockname()[1]
@@ -589,7 +592,7 @@ class Server:
         fd = self.sock.fileno()
         self.procs = [
             subprocess.Popen(
-                [str(daphne), "--fd", str(fd), "-v", "1", "workbench.asgi:application"],
+                [str(daphne), "--fd", str(fd), "-v", "1", app],
                 cwd=ROOT,
                 env=env,
                 pass_fds=(fd,),
@@ -1038,6 +1041,10 @@ def run_phase(
 
     def work(expert: Expert) -> None:
         done = 0
+        # Independent people do not click in step: each starts at a random point of one pause
+        # cycle (a synchronised start would measure 16 simultaneous "next" clicks instead).
+        if think > 0:
+            time.sleep(random.uniform(0, 2 * think))
         try:
             while time.monotonic() < stop_at and (max_tasks is None or done < max_tasks):
                 if not expert.task(stats, think):
@@ -1125,10 +1132,15 @@ def main() -> None:
     parser.add_argument("--generations", type=int, default=10_000)
     parser.add_argument("--experts", type=int, default=16)
     parser.add_argument("--processes", type=int, default=1, help="Daphne processes")
+    parser.add_argument(
+        "--app", default="workbench.asgi:application", help="the ASGI application Daphne serves"
+    )
     parser.add_argument("--solo-tasks", type=int, default=8)
-    parser.add_argument("--paced-seconds", type=float, default=90)
-    parser.add_argument("--think", type=float, default=0.25, help="mean pause between actions (s)")
-    parser.add_argument("--flat-seconds", type=float, default=60)
+    parser.add_argument("--paced-seconds", type=float, default=120)
+    parser.add_argument(
+        "--think", type=float, default=2.0, help="paced phase: mean pause between actions (s)"
+    )
+    parser.add_argument("--flat-seconds", type=float, default=45)
     args = parser.parse_args()
 
     from annotations.models import ErrorCategory
@@ -1136,7 +1148,7 @@ def main() -> None:
     seeded = seed(args.generations, args.experts)
     categories = list(ErrorCategory.objects.filter(is_active=True).values_list("code", flat=True))
     log = Path(os.environ.get("WORKBENCH_DATA_DIR", ROOT / "var" / "bench")) / "review_load.log"
-    server = Server(args.processes, log)
+    server = Server(args.processes, log, args.app)
     try:
         server.wait_ready()
         sampler = RssSampler(server.pids())
