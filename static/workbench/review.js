@@ -667,8 +667,9 @@
       const onControl = /^(BUTTON|A|INPUT|SUMMARY)$/.test(el.tagName);
       let handled = true;
       if (key === "p" || (key === " " && !onControl)) player.toggle();
-      else if (key === "ArrowLeft" && el.type !== "radio") player.seek(player.time() - 5);
-      else if (key === "ArrowRight" && el.type !== "radio") player.seek(player.time() + 5);
+      // Radios and the zoom slider keep their own arrow keys.
+      else if (key === "ArrowLeft" && !["radio", "range"].includes(el.type)) player.seek(player.time() - 5);
+      else if (key === "ArrowRight" && !["radio", "range"].includes(el.type)) player.seek(player.time() + 5);
       else if (key === "[" || key === "]") player.stepRate(key === "]" ? 1 : -1);
       else if (key === "r") { const loop = $("[data-loop]"); if (loop) { loop.checked = !loop.checked; loop.dispatchEvent(new Event("change")); } }
       else if (key === "j" || key === "k") moveFocus(steps(), step, key === "j" ? 1 : -1);
@@ -742,8 +743,8 @@
 
   function init() {
     initQueue();
-    if (!$("#review-page")) return;
     initHelp();
+    if (!$("#review-page")) return;
     initPlayer();
     initResponses();
     initKeyboard();
