@@ -92,6 +92,12 @@ def review_draft(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         ),
         partials=("saved", "problems"),
         error_target="#review-form-error",
+        # Autosave is the hottest path: the status, problems and version need no page context.
+        context=lambda saved: {
+            "review": saved,
+            "version": saved.version,
+            "problems": review_services.review_problems(saved),
+        },
     )
 
 
@@ -234,11 +240,13 @@ def _mutate(
     partials: Iterable[str],
     error_target: str,
     done: tuple[str, str] | None = None,
+    context: Callable[[Review], dict[str, Any]] | None = None,
 ) -> HttpResponse:
     """Run one service call with the posted version and answer in the one shape every save has.
 
     ``partials`` are the pieces of the page the change can alter (the first is the swap target,
-    the others go out of band); ``done`` (message, url name) leaves the page after success.
+    the others go out of band); ``done`` (message, url name) leaves the page after success;
+    ``context`` builds what the partials need from the saved review (default: the whole page's).
     """
     try:
         version = _posted_version(request)
@@ -254,8 +262,8 @@ def _mutate(
         return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
     if not request.htmx:
         return redirect("review_detail", pk=saved.pk)
-    context = _workspace(saved, saved_now=True)
-    return HttpResponse(_render(request, (*partials, "version"), context))
+    values = context(saved) if context is not None else _workspace(saved)
+    return HttpResponse(_render(request, (*partials, "version"), {**values, "saved_now": True}))
 
 
 def _stale(request: HtmxHttpRequest, current: Review) -> HttpResponse:
