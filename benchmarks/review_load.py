@@ -58,7 +58,7 @@ import sys
 import threading
 import time
 import urllib.parse
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
 from pathlib import Path
@@ -659,6 +659,14 @@ def _cpu_seconds(pid: int, *, children: bool = False) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+def _machine_busy_seconds() -> float:
+    """CPU seconds every process on the machine spent (all cores), from /proc/stat."""
+    with open("/proc/stat") as stat:
+        fields = [int(v) for v in stat.readline().split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields[:8]
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
 def _postgres_cpu_seconds() -> float:
     """CPU of every postgres process alive now, plus what finished backends left in the
     postmaster's children counters (each connection is a process that may exit mid-phase)."""
@@ -1022,6 +1030,7 @@ class PhaseResult:
     cpu_server: float
     cpu_postgres: float
     cpu_client: float
+    cpu_machine: float
     db_sessions: int
 
 
@@ -1057,6 +1066,7 @@ def run_phase(
     cpu_server = sum(_cpu_seconds(pid) for pid in server.pids())
     cpu_pg = _postgres_cpu_seconds()
     cpu_client = sum(os.times()[:2])
+    cpu_machine = _machine_busy_seconds()
     sampler.peak = sampler.last
     started = time.perf_counter()
     threads = [threading.Thread(target=work, args=(e,)) for e in experts]
@@ -1077,6 +1087,7 @@ def run_phase(
         cpu_server=sum(_cpu_seconds(pid) for pid in server.pids()) - cpu_server,
         cpu_postgres=_postgres_cpu_seconds() - cpu_pg,
         cpu_client=sum(os.times()[:2]) - cpu_client,
+        cpu_machine=_machine_busy_seconds() - cpu_machine,
         db_sessions=_db_sessions() - sessions,
     )
 
@@ -1118,6 +1129,15 @@ def report(result: PhaseResult, solo: PhaseResult | None) -> None:
         f"{result.cpu_client:.1f} (of {cores} cores × {result.wall:.0f} s = "
         f"{cores * result.wall:.0f}); server CPU per submitted review "
         f"{1000 * result.cpu_server / max(1, s.submitted):.0f} ms"
+    )
+    other = result.cpu_machine - result.cpu_server - result.cpu_postgres - result.cpu_client
+    print(
+        f"  other processes on the machine used {other:.1f} CPU seconds"
+        + (
+            " — a busy neighbour: these latencies are disturbed, rerun on a quiet machine"
+            if other > 0.1 * cores * result.wall
+            else " (quiet)"
+        )
     )
     print(
         f"  database sessions opened: {result.db_sessions:,} "
@@ -1183,6 +1203,13 @@ def main() -> None:
     report(solo, None)
     report(paced, solo)
     report(flat, solo)
+    errors = Counter(
+        line.strip()
+        for line in log.read_text(errors="replace").splitlines()
+        if re.match(r"^[\w.]+(Error|Exception)\b|.*FATAL:", line)
+    )
+    for line, count in errors.most_common(3):
+        print(f"server log: {count}× {line[:200]}")
     print(
         "\nQuoted, not divided by (another run, FACTS.md): Label Studio 1.23.2, gunicorn 4 workers,"
         " 8 annotators: next task p95 410 ms, submit p95 414 ms, ~12 labelled tasks/s, RSS "
