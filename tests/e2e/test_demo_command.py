@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
@@ -123,3 +124,23 @@ def test_the_demo_worker_analyses_the_demo_songs(demo) -> None:  # type: ignore[
     suite = links["Demo long-form suite in E minor (21 minutes)"]
     long_page = opener.open(demo["url"] + suite.lstrip("/")).read().decode()
     assert "Music Flamingo hears 0:00–20:00 of 21:00" in long_page
+
+
+def test_lena_finds_her_demo_review_in_progress(demo) -> None:  # type: ignore[no-untyped-def]
+    opener = _browser()
+    _login(opener, demo["url"], "lena", demo["passwords"]["lena"])
+    queue = opener.open(demo["url"] + "review/").read().decode()
+    link = re.search(r'<a href="(/reviews/\d+/)" data-testid="draft-link">', queue)
+    assert link, queue
+    page = opener.open(demo["url"] + link.group(1).lstrip("/")).read().decode()
+    # The two seeded flags (the confirmed tempo hint, the key) are on the page, quoted.
+    flags = dict(re.findall(r'data-category="([a-z-]+)".*?data-flag-go[^>]*>“([^”]+)”', page, re.S))
+    assert flags == {"wrong-tempo-meter": "140 BPM", "wrong-key-mode": "C major"}, flags
+    # Another expert does not even learn that Lena's draft exists (blind review).
+    other = _browser()
+    _login(other, demo["url"], "maya", demo["passwords"]["maya"])
+    try:
+        other.open(demo["url"] + link.group(1).lstrip("/"))
+        raise AssertionError("maya could open lena's draft")
+    except urllib.error.HTTPError as refused:
+        assert refused.code == 404
