@@ -1161,6 +1161,22 @@ def report(result: PhaseResult, solo: PhaseResult | None) -> None:
         print(f"  first {op} error: {sample}")
 
 
+def _check_persisted(*phases: PhaseResult) -> None:
+    """The database agrees with what the clients were told: every submit stored, with its flags."""
+    from annotations.models import Flag, Review
+
+    mine = Review.objects.filter(expert__username__startswith="bench-expert-")
+    told = sum(p.stats.submitted for p in phases) + 1  # + the unmeasured warm-up task
+    stored = mine.filter(status=Review.Status.SUBMITTED).count()
+    flags = Flag.objects.filter(review__in=mine).count()
+    saved = sum(len(p.stats.ms.get("flag", [])) - p.stats.errors.get("flag", 0) for p in phases)
+    print(
+        f"\ndatabase: {stored:,} submitted reviews by the simulated experts (clients saw {told:,} "
+        f"submits succeed, warm-up included), {flags:,} flags (at least {saved:,} saves answered "
+        "200 in the measured phases)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--generations", type=int, default=10_000)
@@ -1217,6 +1233,7 @@ def main() -> None:
     report(solo, None)
     report(paced, solo)
     report(flat, solo)
+    _check_persisted(solo, paced, flat)
     errors = Counter(
         line.strip()
         for line in log.read_text(errors="replace").splitlines()
