@@ -10,4 +10,9 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {"nav_items": [], "user_roles": []}
-    return {"nav_items": nav_items_for(user), "user_roles": sorted(roles_of(user))}
+    # An htmx answer renders several partials with the same request: ask for the roles once.
+    cached: dict[str, Any] | None = getattr(request, "_workbench_navigation", None)
+    if cached is None:
+        cached = {"nav_items": nav_items_for(user), "user_roles": sorted(roles_of(user))}
+        request._workbench_navigation = cached  # type: ignore[attr-defined]
+    return cached

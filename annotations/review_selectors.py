@@ -275,8 +275,7 @@ def _open_hints(generation: Generation, review: Review, flags: list[Flag]) -> li
     return hints
 
 
-def _siblings(generation: Generation, review: Review) -> list[dict[str, Any]]:
-    ids = review_services.sibling_ids(generation)
+def _siblings(generation: Generation, review: Review, ids: list[int]) -> list[dict[str, Any]]:
     if not ids:
         return []
     siblings = Generation.objects.filter(pk__in=ids).only(
@@ -316,8 +315,10 @@ def review_workspace(*, review: Review) -> dict[str, Any]:
         else song.audio_files.order_by("id").values_list("id", flat=True).first()
     )
     duration = facts.get("duration_seconds") or review_services.song_duration(generation)
-    flags = list(review.flags.select_related("category").order_by("target", "start_char", "id"))
+    flags = _flags(review)
+    sibling_ids = review_services.sibling_ids(generation)
     now = timezone.now()
+    draft = review.status == Review.Status.DRAFT
     return {
         "review": review,
         "generation": generation,
@@ -348,24 +349,47 @@ def review_workspace(*, review: Review) -> dict[str, Any]:
         ],
         "metadata": metadata_rows(generation, facts, review.verified_metadata or {}),
         "metadata_statuses": list(METADATA_STATUSES.items()),
-        "siblings": _siblings(generation, review),
-        "problems": review_services.review_problems(review)
-        if review.status == Review.Status.DRAFT
+        "siblings": _siblings(generation, review, sibling_ids),
+        "problems": review_services.review_problems(review, flags=flags, siblings=sibling_ids)
+        if draft
         else [],
-        "read_only": review.status != Review.Status.DRAFT,
-        "claim_expired": review.status == Review.Status.DRAFT
-        and (review.claimed_until is None or review.claimed_until <= now),
-        "outside_expertise": review.status == Review.Status.DRAFT
-        and not _matches_expertise(review),
+        "read_only": not draft,
+        "claim_expired": draft and (review.claimed_until is None or review.claimed_until <= now),
+        "outside_expertise": draft and not _matches_expertise(review, generation),
     }
 
 
-def _matches_expertise(review: Review) -> bool:
-    if not review_services.has_declared_expertise(review.expert):
+def _flags(review: Review) -> list[Flag]:
+    return list(review.flags.select_related("category").order_by("target", "start_char", "id"))
+
+
+def review_flag_panel(*, review: Review) -> dict[str, Any]:
+    """What a flag or hint change re-renders (flags, hints, the problems list, the version):
+    the hottest saves after autosave, so not the whole page's context."""
+    generation = Generation.objects.select_related("song", "audio_file").get(
+        pk=review.generation_id
+    )
+    review.generation = generation
+    flags = _flags(review)
+    draft = review.status == Review.Status.DRAFT
+    return {
+        "review": review,
+        "version": review.version,
+        "flags": flags,
+        "hints": _open_hints(generation, review, flags),
+        "problems": review_services.review_problems(review, flags=flags) if draft else [],
+        "read_only": not draft,
+    }
+
+
+def _matches_expertise(review: Review, generation: Generation) -> bool:
+    """Whether the song is in the expert's declared expertise (from the prefetched song terms)."""
+    expertise = review_services.expertise_of(review.expert)
+    if not expertise.declared:
         return True
-    return (
-        review_services.reviewable_generations()
-        .filter(pk=review.generation_id)
-        .filter(review_services.expertise_q(review.expert))
-        .exists()
+    song = generation.song
+    return expertise.covers(
+        {g.pk for g in song.genres.all()},
+        {c.pk for c in song.cultures.all()},
+        {language.pk for language in song.languages.all()},
     )

@@ -112,6 +112,7 @@ def review_flag_create(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         )[1],
         partials=("flag-list", "hint-list", "problems"),
         error_target="#flag-form-error",
+        context=_flag_panel,
     )
 
 
@@ -127,6 +128,7 @@ def review_flag_update(request: HtmxHttpRequest, pk: int, flag_pk: int) -> HttpR
         )[1],
         partials=("flag-list", "hint-list", "problems"),
         error_target="#flag-form-error",
+        context=_flag_panel,
     )
 
 
@@ -142,6 +144,7 @@ def review_flag_delete(request: HtmxHttpRequest, pk: int, flag_pk: int) -> HttpR
         ),
         partials=("flag-list", "hint-list", "problems"),
         error_target="#flag-list-error",
+        context=_flag_panel,
     )
 
 
@@ -163,6 +166,7 @@ def review_hint_dismiss(request: HtmxHttpRequest, pk: int, hint_pk: int) -> Http
         ),
         partials=("hint-list", "problems"),
         error_target="#flag-list-error",
+        context=_flag_panel,
     )
 
 
@@ -205,6 +209,11 @@ def review_submit(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
 def _workspace(review: Review, **extra: Any) -> dict[str, Any]:
     return {**review_selectors.review_workspace(review=review), **extra}
+
+
+def _flag_panel(review: Review) -> dict[str, Any]:
+    # Flag and hint saves re-render only the flags, hints and problems: not the whole page.
+    return review_selectors.review_flag_panel(review=review)
 
 
 def _flag_of(review: Review, flag_pk: int) -> Flag:

@@ -142,7 +142,7 @@ def review_queue_sync() -> int:
     ).update(review_complete=False)
 
 
-def _candidates(expert: Any, now: Any, *, by_expertise: bool) -> QuerySet[Generation]:
+def _candidates(expert: Any, now: Any, *, expertise: Expertise | None) -> QuerySet[Generation]:
     k = reviews_per_generation()
     full = (
         Review.objects.filter(_holding_q(now), generation=OuterRef("pk"))
@@ -157,36 +157,68 @@ def _candidates(expert: Any, now: Any, *, by_expertise: bool) -> QuerySet[Genera
         .exclude(Exists(Review.objects.filter(generation=OuterRef("pk"), expert=expert)))
         .exclude(Exists(full))
     )
-    if by_expertise:
-        candidates = candidates.filter(expertise_q(expert))
+    if expertise is not None:
+        candidates = candidates.filter(expertise_q(expertise))
     return candidates.order_by("id")
 
 
-def expertise_q(expert: Any) -> Q:
-    """Songs in one of the expert's genres, cultures or languages (EXISTS, so no duplicate rows)."""
-    profile = ExpertProfile.objects.filter(user=expert).first()
-    if profile is None:
-        return Q(pk__in=[])
-    through = {
-        "genres": (Song.genres.through, "genre_id", profile.genres.values("id")),
-        "cultures": (Song.cultures.through, "culture_id", profile.cultures.values("id")),
-        "languages": (Song.languages.through, "language_id", profile.languages.values("id")),
-    }
-    matches = Q(pk__in=[])
-    for model, column, ids in through.values():
-        matches |= Q(
-            Exists(
-                model._default_manager.filter(song_id=OuterRef("song_id"), **{f"{column}__in": ids})
+@dataclass(frozen=True)
+class Expertise:
+    """The vocabulary ids an expert declared in their profile."""
+
+    genres: frozenset[int]
+    cultures: frozenset[int]
+    languages: frozenset[int]
+
+    @property
+    def declared(self) -> bool:
+        return bool(self.genres or self.cultures or self.languages)
+
+    def covers(self, genres: set[int], cultures: set[int], languages: set[int]) -> bool:
+        return bool(self.genres & genres or self.cultures & cultures or self.languages & languages)
+
+
+def expertise_of(expert: Any) -> Expertise:
+    """Three small index lookups; the ids then go into queries as literals, which PostgreSQL
+    matches through the song tables' indexes instead of hashing a subquery every time."""
+    profile = ExpertProfile
+    return Expertise(
+        genres=frozenset(
+            profile.genres.through.objects.filter(expertprofile__user_id=expert.pk).values_list(
+                "genre_id", flat=True
             )
-        )
-    return matches
-
-
-def has_declared_expertise(expert: Any) -> bool:
-    profile = ExpertProfile.objects.filter(user=expert).first()
-    return profile is not None and (
-        profile.genres.exists() or profile.cultures.exists() or profile.languages.exists()
+        ),
+        cultures=frozenset(
+            profile.cultures.through.objects.filter(expertprofile__user_id=expert.pk).values_list(
+                "culture_id", flat=True
+            )
+        ),
+        languages=frozenset(
+            profile.languages.through.objects.filter(expertprofile__user_id=expert.pk).values_list(
+                "language_id", flat=True
+            )
+        ),
     )
+
+
+def expertise_q(expertise: Expertise) -> Q:
+    """Songs in one of the expert's genres, cultures or languages (EXISTS, so no duplicate rows)."""
+    tables: list[tuple[Any, str, frozenset[int]]] = [
+        (Song.genres.through, "genre_id", expertise.genres),
+        (Song.cultures.through, "culture_id", expertise.cultures),
+        (Song.languages.through, "language_id", expertise.languages),
+    ]
+    matches = Q(pk__in=[])
+    for model, column, ids in tables:
+        if ids:
+            matches |= Q(
+                Exists(
+                    model._default_manager.filter(
+                        song_id=OuterRef("song_id"), **{f"{column}__in": sorted(ids)}
+                    )
+                )
+            )
+    return matches
 
 
 def review_next(*, expert: Any) -> Review | None:
@@ -203,20 +235,21 @@ def review_next(*, expert: Any) -> Review | None:
     ).order_by("created_at", "id")
     if held.count() >= settings.WORKBENCH_MAX_OPEN_REVIEWS:
         return held.first()
-    passes = [True, False] if has_declared_expertise(expert) else [False]
-    for by_expertise in passes:
-        review = _claim_first(expert, now, by_expertise=by_expertise)
+    expertise = expertise_of(expert)
+    passes: list[Expertise | None] = [expertise, None] if expertise.declared else [None]
+    for restriction in passes:
+        review = _claim_first(expert, now, expertise=restriction)
         if review is not None:
             return review
     return None
 
 
-def _claim_first(expert: Any, now: Any, *, by_expertise: bool) -> Review | None:
+def _claim_first(expert: Any, now: Any, *, expertise: Expertise | None) -> Review | None:
     k = reviews_per_generation()
     for _attempt in range(8):
         with transaction.atomic():
             locked = list(
-                _candidates(expert, now, by_expertise=by_expertise)
+                _candidates(expert, now, expertise=expertise)
                 .select_for_update(skip_locked=True)
                 .values_list("id", flat=True)[:1]
             )
@@ -628,12 +661,17 @@ def review_hint_dismiss(
 # --- submitting ----------------------------------------------------------------------------------
 
 
-def review_problems(review: Review) -> list[ReviewProblem]:
-    """Everything that stops ``review`` from being submitted, each with the field to fix."""
+def review_problems(
+    review: Review, *, flags: list[Flag] | None = None, siblings: list[int] | None = None
+) -> list[ReviewProblem]:
+    """Everything that stops ``review`` from being submitted, each with the field to fix.
+
+    ``flags`` and ``siblings`` save a query each when the caller has already read them.
+    """
     generation = review.generation
     problems: list[ReviewProblem] = []
     add = lambda field, message: problems.append(ReviewProblem(field, message))  # noqa: E731
-    flags = list(review.flags.all())
+    flags = list(review.flags.all()) if flags is None else flags
 
     if not review.verdict:
         add("verdict", "Choose a verdict: accept, accept with fixes or reject.")
@@ -672,7 +710,7 @@ def review_problems(review: Review) -> list[ReviewProblem]:
         elif entry["status"] != "unsure" and entry.get("value") in (None, "", []):
             add(f"meta_{field.name}", f"{field.label}: enter the value you confirm.")
 
-    siblings = sibling_ids(generation)
+    siblings = sibling_ids(generation) if siblings is None else siblings
     if siblings and not review.siblings_all_wrong:
         missing = [s for s in siblings if str(s) not in (review.sibling_ranks or {})]
         if missing:

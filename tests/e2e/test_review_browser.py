@@ -119,7 +119,8 @@ def test_an_expert_reviews_with_mouse_and_keyboard_submits_and_finds_it_all_save
     page.keyboard.press("Control+Enter")
     page.wait_for_selector("#flag-list .flag.sev-critical")
     assert page.is_hidden("#flag-form")
-    assert page.evaluate("CSS.highlights.get('flag-critical').size") == 1
+    # Highlights are painted once htmx settles the swap.
+    page.wait_for_function("CSS.highlights.get('flag-critical')?.size === 1", timeout=3000)
 
     # Grade the four steps with the keyboard: j focuses the first, each grade moves on.
     _blur(page)
@@ -168,7 +169,8 @@ def test_an_expert_reviews_with_mouse_and_keyboard_submits_and_finds_it_all_save
     assert page.is_checked("#step_3_unverifiable") and page.is_checked("#step_4_correct")
     assert page.is_checked("#verdict_accept_with_fixes")
     assert "tanpura" in page.input_value("#corrected_caption")
-    assert page.evaluate("CSS.highlights.get('flag-critical').size") == 1
+    # Highlights are painted once htmx settles the swap.
+    page.wait_for_function("CSS.highlights.get('flag-critical')?.size === 1", timeout=3000)
     review.refresh_from_db()
     assert review.step_grades == {
         "1": "correct",
@@ -219,12 +221,16 @@ def test_a_machine_hint_is_confirmed_into_a_flag_and_another_dismissed(
     assert page.input_value("#flag-category") != ""
     page.click("#flag-form button[type=submit]")
     page.wait_for_selector("#flag-list .flag")
+    # The swap settles: the confirmed hint leaves the list and focus lands on the new flag.
+    page.wait_for_selector(f"#review-hint-{hints[0].pk}", state="detached")
+    page.wait_for_function("document.activeElement.closest('.flag') !== null", timeout=3000)
     # Dismiss the other from the keyboard: focus stays on that hint (now offering "Undo").
     page.focus(f"#review-hint-{hints[1].pk} button")
     page.keyboard.press("d")
     page.wait_for_selector(f"#review-hint-{hints[1].pk}.dismissed")
-    assert page.evaluate("document.activeElement.closest('.hint').id") == (
-        f"review-hint-{hints[1].pk}"
+    page.wait_for_function(
+        f"document.activeElement.closest('.hint')?.id === 'review-hint-{hints[1].pk}'",
+        timeout=3000,
     )
     review.refresh_from_db()
     assert Flag.objects.get(review=review).hint_id == hints[0].pk
@@ -357,8 +363,8 @@ def test_the_player_seeks_changes_speed_and_loops_a_region_dragged_on_the_wavefo
     page.click("[data-from-region]")
     page.click("#flag-form button[type=submit]")
     page.wait_for_selector("#flag-list .flag")
-    # Focus lands on the flag just saved, not on the page body.
-    assert page.evaluate("document.activeElement.closest('.flag') !== null")
+    # Focus lands on the flag just saved, not on the page body (once htmx has settled the swap).
+    page.wait_for_function("document.activeElement.closest('.flag') !== null", timeout=3000)
     flag = Flag.objects.get(review=review)
     assert flag.audio_start_seconds == pytest.approx(20, abs=1.5)
     assert flag.audio_end_seconds == pytest.approx(40, abs=1.5)
