@@ -181,23 +181,16 @@ class Expertise:
 def expertise_of(expert: Any) -> Expertise:
     """Three small index lookups; the ids then go into queries as literals, which PostgreSQL
     matches through the song tables' indexes instead of hashing a subquery every time."""
-    profile = ExpertProfile
+
+    def ids(field: str, column: str) -> frozenset[int]:
+        through = getattr(ExpertProfile, field).through
+        rows = through._default_manager.filter(expertprofile__user_id=expert.pk)
+        return frozenset(rows.values_list(column, flat=True))
+
     return Expertise(
-        genres=frozenset(
-            profile.genres.through.objects.filter(expertprofile__user_id=expert.pk).values_list(
-                "genre_id", flat=True
-            )
-        ),
-        cultures=frozenset(
-            profile.cultures.through.objects.filter(expertprofile__user_id=expert.pk).values_list(
-                "culture_id", flat=True
-            )
-        ),
-        languages=frozenset(
-            profile.languages.through.objects.filter(expertprofile__user_id=expert.pk).values_list(
-                "language_id", flat=True
-            )
-        ),
+        genres=ids("genres", "genre_id"),
+        cultures=ids("cultures", "culture_id"),
+        languages=ids("languages", "language_id"),
     )
 
 
