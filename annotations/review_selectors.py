@@ -185,7 +185,7 @@ def _display(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, list):
-        return ", ".join(_display(v) for v in value if _display(v))
+        return ", ".join(shown for shown in map(_display, value) if shown)
     if isinstance(value, dict):
         if "tonic" in value:
             return " ".join(str(v) for v in (value.get("tonic"), value.get("mode")) if v)

@@ -127,35 +127,34 @@ def reviewable_generations() -> QuerySet[Generation]:
 def review_queue_sync() -> int:
     """Recompute every output's ``review_complete`` from its submitted reviews (set-based), after
     ``WORKBENCH_REVIEWS_PER_GENERATION`` changed; returns how many rows changed."""
-    k = reviews_per_generation()
-    submitted = (
-        Review.objects.filter(generation=OuterRef("pk"), status=Review.Status.SUBMITTED)
+    submitted = _has_reviews(Q(status=Review.Status.SUBMITTED), reviews_per_generation())
+    changed = (
+        Generation.objects.filter(submitted)
+        .filter(review_complete=False)
+        .update(review_complete=True)
+    )
+    return changed + Generation.objects.exclude(submitted).filter(review_complete=True).update(
+        review_complete=False
+    )
+
+
+def _has_reviews(reviews: Q, k: int) -> Exists:
+    """EXISTS: the outer generation has at least ``k`` reviews matching ``reviews``."""
+    return Exists(
+        Review.objects.filter(reviews, generation=OuterRef("pk"))
         .order_by()
         .values("generation")
         .annotate(n=Count("id"))
         .filter(n__gte=k)
     )
-    completed = Generation.objects.filter(Exists(submitted))
-    changed = completed.filter(review_complete=False).update(review_complete=True)
-    return changed + Generation.objects.exclude(Exists(submitted)).filter(
-        review_complete=True
-    ).update(review_complete=False)
 
 
 def _candidates(expert: Any, now: Any, *, expertise: Expertise | None) -> QuerySet[Generation]:
-    k = reviews_per_generation()
-    full = (
-        Review.objects.filter(_holding_q(now), generation=OuterRef("pk"))
-        .order_by()
-        .values("generation")
-        .annotate(n=Count("id"))
-        .filter(n__gte=k)
-    )
     candidates = (
         reviewable_generations()
         .filter(review_complete=False)
         .exclude(Exists(Review.objects.filter(generation=OuterRef("pk"), expert=expert)))
-        .exclude(Exists(full))
+        .exclude(_has_reviews(_holding_q(now), reviews_per_generation()))
     )
     if expertise is not None:
         candidates = candidates.filter(expertise_q(expertise))
@@ -276,8 +275,7 @@ def review_claim(*, expert: Any, generation: Generation) -> Review:
     if not reviewable_generations().filter(pk=generation.pk).exists():
         raise ValidationFailed("Only finished outputs with text can be reviewed.")
     now = timezone.now()
-    locked = Generation.objects.select_for_update().filter(pk=generation.pk)
-    list(locked.values_list("id", flat=True))
+    Generation.objects.select_for_update().only("id").get(pk=generation.pk)  # serialise claims
     if _slots_taken(generation.pk, now) >= reviews_per_generation():
         raise ValidationFailed(
             f"This output already has its {reviews_per_generation()} reviewers; take the next task."
