@@ -25,6 +25,15 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 SAVED = "document.querySelector('#save-status').dataset.state === 'saved'"
 
 
+def _maya_claims_a_sibling(tmp_path: Path) -> Review:
+    """Maya, an expert, has claimed one of the two sibling outputs of an analysed song."""
+    expert = factories.expert(username="maya")
+    _song_with_siblings(tmp_path)
+    review = review_next(expert=expert)
+    assert review is not None
+    return review
+
+
 def _song_with_siblings(tmp_path: Path) -> list[Any]:
     """An analysed 80-second song and two sibling outputs of it, parsed by the real parser."""
     song = factories.SongFactory(title="Raga groove")
@@ -207,10 +216,7 @@ def test_an_expert_reviews_with_mouse_and_keyboard_submits_and_finds_it_all_save
 def test_a_machine_hint_is_confirmed_into_a_flag_and_another_dismissed(
     browser: Any, live_server: Any, tmp_path: Path
 ) -> None:
-    expert = factories.expert(username="maya")
-    _song_with_siblings(tmp_path)
-    review = review_next(expert=expert)
-    assert review is not None
+    review = _maya_claims_a_sibling(tmp_path)
     hints = list(review.generation.hints.exclude(start_char=None).order_by("id"))
     assert len(hints) >= 2, "the analysis should contradict the sample's tempo and key"
     page = browser.new_page(viewport={"width": 1440, "height": 900})
@@ -249,10 +255,7 @@ def test_a_machine_hint_is_confirmed_into_a_flag_and_another_dismissed(
 def test_a_closed_tab_keeps_its_last_change_and_the_draft_resumes(
     browser: Any, live_server: Any, tmp_path: Path
 ) -> None:
-    expert = factories.expert(username="maya")
-    _song_with_siblings(tmp_path)
-    review = review_next(expert=expert)
-    assert review is not None
+    review = _maya_claims_a_sibling(tmp_path)
     context = browser.new_context()
     page = context.new_page()
     sign_in(page, live_server, "maya")
@@ -279,10 +282,7 @@ def test_a_closed_tab_keeps_its_last_change_and_the_draft_resumes(
 def test_two_windows_edit_one_review_and_the_second_save_is_refused_in_sight(
     browser: Any, live_server: Any, tmp_path: Path
 ) -> None:
-    expert = factories.expert(username="maya")
-    _song_with_siblings(tmp_path)
-    review = review_next(expert=expert)
-    assert review is not None
+    review = _maya_claims_a_sibling(tmp_path)
     first, second = browser.new_context(), browser.new_context()
     a, b = first.new_page(), second.new_page()
     for page in (a, b):
@@ -312,10 +312,7 @@ def test_two_windows_edit_one_review_and_the_second_save_is_refused_in_sight(
 def test_the_player_seeks_changes_speed_and_loops_a_region_dragged_on_the_waveform(
     browser: Any, live_server: Any, tmp_path: Path
 ) -> None:
-    expert = factories.expert(username="maya")
-    _song_with_siblings(tmp_path)
-    review = review_next(expert=expert)
-    assert review is not None
+    review = _maya_claims_a_sibling(tmp_path)
     page = browser.new_page(viewport={"width": 1440, "height": 900})
     sign_in(page, live_server, "maya")
     _open(page, live_server, review)
