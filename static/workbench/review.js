@@ -220,9 +220,12 @@
         describe();
       });
       regions.on("region-updated", (region) => { if (region === player.region) describe(); });
-      regions.on("region-out", (region) => {
-        if (loop.checked && region === player.region) region.play();
-      });
+    });
+    // Loop on the media clock itself: the regions plugin's "region-out" fires only after a
+    // "region-in", which a seek straight to the region's end (or a busy machine) can skip.
+    media.addEventListener("timeupdate", () => {
+      const r = player.region;
+      if (loop.checked && r && !media.paused && media.currentTime >= r.end) player.seek(r.start);
     });
     // Turning the loop on while playing elsewhere jumps into the region; paused, it only arms it.
     loop.addEventListener("change", () => {

@@ -350,8 +350,9 @@ def test_the_player_seeks_changes_speed_and_loops_a_region_dragged_on_the_wavefo
         "document.querySelector('[data-review-player]') && window.reviewRegion().end"
     )
     page.evaluate(f"{audio}.currentTime = {end - 0.3}")
+    page.wait_for_function(f"!{audio}.seeking && {audio}.readyState >= 3")  # the seek has landed
     page.keyboard.press("p")
-    page.wait_for_function(f"!{audio}.paused && {audio}.currentTime < {end - 2}", timeout=5000)
+    page.wait_for_function(f"!{audio}.paused && {audio}.currentTime < {end - 2}", timeout=10000)
     page.keyboard.press("p")
 
     _drag_select(page, "tabla")
