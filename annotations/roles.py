@@ -26,6 +26,7 @@ _ADMIN_MANAGED_MODELS = (
     "expertprofile",
     "datasetsnapshot",
     "trainingrun",
+    "rewardprofile",
 )
 
 ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
@@ -54,6 +55,8 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "view_review",
         "view_flag",
         "view_audit",
+        "view_rewards",
+        "manage_reward_profiles",
     ),
     # Auditors read analytics and export them; they change nothing.
     AUDITOR: (
@@ -69,6 +72,8 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "view_trainingrun",
         "view_datasetsnapshot",
         "view_errorcategory",
+        "view_rewards",
+        "view_rewardprofile",
     ),
 }
 

@@ -217,7 +217,11 @@ STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
 # Front-end libraries come from npm at set-up (scripts/setup.sh), never copied into the repo.
 # Each entry: (URL prefix under static/vendor/, folder inside node_modules).
-VENDOR_ASSETS = {"htmx": "htmx.org/dist", "wavesurfer": "wavesurfer.js/dist"}
+VENDOR_ASSETS = {
+    "chartjs": "chart.js/dist",
+    "htmx": "htmx.org/dist",
+    "wavesurfer": "wavesurfer.js/dist",
+}
 STATICFILES_DIRS = [BASE_DIR / "static"] + [
     (f"vendor/{prefix}", BASE_DIR / "node_modules" / folder)
     for prefix, folder in VENDOR_ASSETS.items()

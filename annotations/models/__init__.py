@@ -5,6 +5,7 @@ from annotations.models.hints import GenerationHint
 from annotations.models.model_versions import ModelVersion
 from annotations.models.prompts import PromptTemplate
 from annotations.models.reviews import Flag, Review
+from annotations.models.rewards import CompositeReward, RewardProfile, RewardValue
 from annotations.models.songs import AudioFile, Song
 from annotations.models.taxonomy import ErrorCategory
 from annotations.models.training import DatasetSnapshot, TrainingRun
@@ -12,6 +13,7 @@ from annotations.models.vocabulary import Culture, Genre, Instrument, Language
 
 __all__ = [
     "AudioFile",
+    "CompositeReward",
     "Culture",
     "DatasetSnapshot",
     "ErrorCategory",
@@ -26,6 +28,8 @@ __all__ = [
     "ModelVersion",
     "PromptTemplate",
     "Review",
+    "RewardProfile",
+    "RewardValue",
     "Song",
     "SongAnalysis",
     "TrainingRun",

@@ -17,6 +17,16 @@ class PromptTemplate(TimestampedModel):
         default=False, help_text="Append the paper's thinking-mode instruction to the question."
     )
     is_active = models.BooleanField(default=True)
+    # A question prompt names the verified-metadata field that holds its gold answer (the accuracy
+    # reward compares the answer with the experts' agreed value); a caption prompt leaves it blank.
+    answer_field = models.CharField(
+        max_length=32,
+        blank=True,
+        help_text="Question prompts: the verified metadata field holding the gold answer.",
+    )
+    answer_options = models.JSONField(
+        default=list, blank=True, help_text="Multiple choice: the options, in letter order."
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -59,6 +59,14 @@ class TrainingRun(TimestampedModel):
     dataset_snapshot = models.ForeignKey(
         DatasetSnapshot, on_delete=models.PROTECT, related_name="training_runs"
     )
+    reward_profile = models.ForeignKey(
+        "annotations.RewardProfile",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="training_runs",
+        help_text="GRPO's rewards; using a profile freezes it.",
+    )
     config = models.JSONField(default=dict, blank=True, help_text="Hyperparameters as launched.")
     status = models.CharField(
         max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True
