@@ -18,7 +18,7 @@ def seed_prompt_library(apps, schema_editor):
 
 
 def grant_run_generation(apps, schema_editor):
-    sync_role_groups(apps)
+    sync_role_groups(apps, strict=False)  # 0008 adds later permissions, strictly
 
 
 class Migration(migrations.Migration):
