@@ -8,6 +8,8 @@ rewards; the hallucination penalty is negative, so a positive weight subtracts i
 
 from __future__ import annotations
 
+from typing import Any
+
 DEFAULT_PROFILES: list[dict[str, object]] = [
     {
         "name": "paper",
@@ -27,3 +29,14 @@ DEFAULT_PROFILES: list[dict[str, object]] = [
         },
     },
 ]
+
+
+def seed_reward_profiles(apps: Any) -> None:
+    """Version 1 of each default profile (migration-time or the live app registry)."""
+    profile_model = apps.get_model("annotations", "RewardProfile")
+    for spec in DEFAULT_PROFILES:
+        profile_model.objects.get_or_create(
+            name=spec["name"],
+            version=1,
+            defaults={"description": spec["description"], "weights": spec["weights"]},
+        )

@@ -46,8 +46,10 @@ def _reference_data_in_transactional_tests(request) -> None:  # type: ignore[no-
     request.getfixturevalue("transactional_db")
     from django.apps import apps
 
+    from annotations.reward_profiles_seed import seed_reward_profiles
     from annotations.roles import sync_role_groups
     from annotations.taxonomy_seed import seed_error_taxonomy
 
     sync_role_groups(apps)
     seed_error_taxonomy(apps)
+    seed_reward_profiles(apps)

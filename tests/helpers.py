@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from django.test import Client
 
+from annotations.models import Review
+from annotations.services import reviews
 from tests import factories
 
 
@@ -19,3 +21,28 @@ def sign_in(page, live_server, username: str) -> None:  # type: ignore[no-untype
     page.fill("#id_username", username)
     page.fill("#id_password", factories.PASSWORD)
     page.click("button[type=submit]")
+
+
+def complete_review_form(review: Review, **overrides: str) -> dict[str, str]:
+    """A form that passes every submit rule (accept, all graded, rated, verified)."""
+    data: dict[str, str] = {"verdict": "accept", "comment": "", "corrected_caption": ""}
+    for number in reviews.generation_steps(review.generation):
+        data[f"step_{number}"] = "correct"
+    for code, _label in reviews.REVIEW_ASPECTS:
+        data[f"aspect_{code}"] = "4"
+    values = {
+        "tempo_bpm": "92",
+        "key": "D minor",
+        "meter": "4/4",
+        "genres": "Hindustani classical, pop",
+        "instruments": "sitar, tabla",
+        "vocals": "female lead",
+        "languages": "Hindi",
+        "culture": "Hindustani",
+    }
+    for name, value in values.items():
+        data[f"meta_{name}"] = value
+        data[f"meta_{name}_status"] = "confirmed"
+        data[f"meta_{name}_source"] = "expert"
+    data.update(overrides)
+    return data

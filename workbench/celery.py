@@ -1,7 +1,7 @@
 """The Celery application and the one place where tasks are routed to queues.
 
 Three queues, one kind of worker each:
-- ``audio``: CPU analysis and file work (decoding, hashing, librosa);
+- ``audio``: CPU work: analysis and files (decoding, hashing, librosa), reward recomputes;
 - ``gpu_inference``: Music Flamingo generation on GPU workers;
 - ``gpu_training``: SFT / GRPO / DPO runs on GPU workers.
 """
@@ -23,6 +23,7 @@ QUEUES = (QUEUE_AUDIO, QUEUE_GPU_INFERENCE, QUEUE_GPU_TRAINING)
 # Routing by task module: a new task lands on the right queue by living in the right module.
 TASK_ROUTES = {
     "workers.audio.*": {"queue": QUEUE_AUDIO},
+    "workers.rewards.*": {"queue": QUEUE_AUDIO},  # CPU work, like the analysis
     "workers.inference.*": {"queue": QUEUE_GPU_INFERENCE},
     "workers.training.*": {"queue": QUEUE_GPU_TRAINING},
 }
@@ -33,4 +34,4 @@ app.conf.task_queues = [Queue(name, Exchange(name), routing_key=name) for name i
 app.conf.task_default_queue = QUEUE_AUDIO
 app.conf.task_routes = TASK_ROUTES
 # One module per queue; the training module joins this list with its issue.
-app.conf.imports = ("workers.audio", "workers.inference")
+app.conf.imports = ("workers.audio", "workers.inference", "workers.rewards")

@@ -4,18 +4,12 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
-from annotations.reward_profiles_seed import DEFAULT_PROFILES
+from annotations.reward_profiles_seed import seed_reward_profiles
 from annotations.roles import sync_role_groups
 
 
-def seed_reward_profiles(apps, schema_editor):
-    profile_model = apps.get_model("annotations", "RewardProfile")
-    for spec in DEFAULT_PROFILES:
-        profile_model.objects.get_or_create(
-            name=spec["name"],
-            version=1,
-            defaults={"description": spec["description"], "weights": spec["weights"]},
-        )
+def seed_profiles(apps, schema_editor):
+    seed_reward_profiles(apps)
 
 
 def grant_reward_permissions(apps, schema_editor):
@@ -207,6 +201,6 @@ class Migration(migrations.Migration):
                 fields=("generation", "function", "function_version"), name="reward_unique"
             ),
         ),
-        migrations.RunPython(seed_reward_profiles, migrations.RunPython.noop),
+        migrations.RunPython(seed_profiles, migrations.RunPython.noop),
         migrations.RunPython(grant_reward_permissions, migrations.RunPython.noop),
     ]

@@ -27,33 +27,12 @@ from annotations.permissions import access_review_for_user
 from annotations.review_selectors import review_queue, review_workspace
 from annotations.services import reviews as svc
 from tests import factories
+from tests.helpers import complete_review_form
 
 pytestmark = pytest.mark.django_db
 
 
-def _complete_form(review: Review, **overrides: str) -> dict[str, str]:
-    """A form that passes every submit rule (accept, all graded, rated, verified)."""
-    data: dict[str, str] = {"verdict": "accept", "comment": "", "corrected_caption": ""}
-    for number in svc.generation_steps(review.generation):
-        data[f"step_{number}"] = "correct"
-    for code, _label in svc.REVIEW_ASPECTS:
-        data[f"aspect_{code}"] = "4"
-    values = {
-        "tempo_bpm": "92",
-        "key": "D minor",
-        "meter": "4/4",
-        "genres": "Hindustani classical, pop",
-        "instruments": "sitar, tabla",
-        "vocals": "female lead",
-        "languages": "Hindi",
-        "culture": "Hindustani",
-    }
-    for name, value in values.items():
-        data[f"meta_{name}"] = value
-        data[f"meta_{name}_status"] = "confirmed"
-        data[f"meta_{name}_source"] = "expert"
-    data.update(overrides)
-    return data
+_complete_form = complete_review_form
 
 
 def _flag_data(review: Review, word: str = "Sitar", **overrides: Any) -> dict[str, Any]:
