@@ -24,6 +24,7 @@ _NAV = (
     ("Generations", "generation_list", "annotations.view_generation", "g g"),
     ("Model versions", "model_version_list", "annotations.view_modelversion", "g m"),
     ("Error taxonomy", "taxonomy", "annotations.view_errorcategory", "g t"),
+    ("Rewards", "reward_overview", "annotations.view_rewards", "g w"),
 )
 
 

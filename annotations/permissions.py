@@ -12,7 +12,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
-from annotations.models import Generation, ModelVersion, Review, Song
+from annotations.models import Generation, ModelVersion, Review, RewardProfile, Song
 
 
 def _require(user: Any, perm: str) -> None:
@@ -42,6 +42,14 @@ def access_generation_for_user(user: Any, pk: int) -> Generation:
         return Generation.objects.select_related("song", "model_version", "prompt").get(pk=pk)
     except Generation.DoesNotExist:
         raise Http404("No such generation.") from None
+
+
+def access_reward_profile_for_user(user: Any, pk: int, *, write: bool = False) -> RewardProfile:
+    _require(user, "manage_reward_profiles" if write else "view_rewardprofile")
+    try:
+        return RewardProfile.objects.get(pk=pk)
+    except RewardProfile.DoesNotExist:
+        raise Http404("No such reward profile.") from None
 
 
 def access_review_for_user(user: Any, pk: int, *, write: bool = False) -> Review:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from annotations import generation_views, review_views, song_views, views
+from annotations import generation_views, review_views, reward_views, song_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -23,6 +23,19 @@ urlpatterns = [
         "generations/<int:pk>/hints/<int:hint_pk>/",
         generation_views.generation_hint_decide_view,
         name="generation_hint_decide",
+    ),
+    path(
+        "generations/<int:pk>/rewards/",
+        reward_views.generation_rewards,
+        name="generation_rewards",
+    ),
+    path("rewards/", reward_views.reward_overview, name="reward_overview"),
+    path("rewards/profiles/", reward_views.reward_profile_list, name="reward_profile_list"),
+    path("rewards/profiles/new/", reward_views.reward_profile_new, name="reward_profile_new"),
+    path(
+        "rewards/profiles/<int:pk>/edit/",
+        reward_views.reward_profile_edit,
+        name="reward_profile_edit",
     ),
     path("review/", review_views.review_queue, name="review_queue"),
     path("review/next/", review_views.review_next, name="review_next"),

@@ -158,3 +158,43 @@ def generation_with_output(raw_text: str = SAMPLE_OUTPUT, **kwargs: object) -> m
         parsed=parsed.data,
         **kwargs,
     )
+
+
+def _now():  # type: ignore[no-untyped-def]
+    from django.utils import timezone
+
+    return timezone.now()
+
+
+class RewardProfileFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.RewardProfile
+
+    name = factory.Sequence(lambda n: f"profile-{n}")
+    weights = factory.LazyFunction(lambda: {"format": 1.0})
+
+
+class RewardValueFactory(factory.django.DjangoModelFactory):
+    """A stored reward; ``model_version`` follows the generation's, as the recompute writes it."""
+
+    class Meta:
+        model = models.RewardValue
+
+    generation = factory.SubFactory(GenerationFactory)
+    model_version = factory.LazyAttribute(lambda o: o.generation.model_version)
+    function = "format"
+    function_version = 1
+    value = 1.0
+    inputs_hash = factory.Sequence(lambda n: f"{n:032x}")
+    computed_at = factory.LazyFunction(_now)
+
+
+class CompositeRewardFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.CompositeReward
+
+    generation = factory.SubFactory(GenerationFactory)
+    profile = factory.SubFactory(RewardProfileFactory)
+    model_version = factory.LazyAttribute(lambda o: o.generation.model_version)
+    value = 1.0
+    computed_at = factory.LazyFunction(_now)

@@ -113,6 +113,26 @@ MATRIX: dict[str, tuple] = {
         {ANON: LOGIN_REDIRECT, "expert": 400, "admin": 404, "auditor": 404},
         "review",
     ),
+    # Experts hold no reward permission: the breakdown shows other reviewers' flags (blindness).
+    "generation_rewards": (
+        "get",
+        {ANON: LOGIN_REDIRECT, "expert": 403, "admin": 200, "auditor": 200},
+        "generation",
+    ),
+    "reward_overview": ("get", {ANON: LOGIN_REDIRECT, "expert": 403, "admin": 200, "auditor": 200}),
+    "reward_profile_list": (
+        "get",
+        {ANON: LOGIN_REDIRECT, "expert": 403, "admin": 200, "auditor": 200},
+    ),
+    "reward_profile_new": (
+        "get",
+        {ANON: LOGIN_REDIRECT, "expert": 403, "admin": 200, "auditor": 403},
+    ),
+    "reward_profile_edit": (
+        "get",
+        {ANON: LOGIN_REDIRECT, "expert": 403, "admin": 200, "auditor": 403},
+        "reward_profile",
+    ),
     "taxonomy": ("get", {ANON: LOGIN_REDIRECT, "expert": 200, "admin": 200, "auditor": 200}),
     "health": ("get", {ANON: 200, "expert": 200, "admin": 200, "auditor": 200}),
     "login": ("get", {ANON: 200, "expert": 200, "admin": 200, "auditor": 200}),
@@ -189,6 +209,7 @@ def objects(
         "song": {"pk": result.song_id},
         "audio_file": {"pk": analysis.audio_file_id},
         "analysis_file": {"pk": analysis.pk, "filename": "beats.json"},
+        "reward_profile": {"pk": factories.RewardProfileFactory().pk},
     }
 
 
