@@ -5,8 +5,8 @@ changes, a one-line ``definition``, a single-item ``score`` that explains itself
 and a ``trl`` wrapper with TRL's reward-function signature, so ``GRPOTrainer(reward_funcs=[...])``
 calls it unchanged:
 
->>> list(REWARDS)[:2]
-['format', 'accuracy']
+>>> list(REWARDS)
+['format', 'accuracy', 'structured_thinking', 'hallucination_penalty', 'step_validity', 'preference']
 >>> reward_function("format").trl(["<think>4/4.</think><answer>A march.</answer>", "A march."])
 [1.0, 0.0]
 
@@ -90,12 +90,20 @@ def trl_column(kwargs: dict[str, Any], name: str, rows: int) -> list[Any]:
 # then lists them in the order the pages show them.
 from modeling.rewards import accuracy as _accuracy  # noqa: E402
 from modeling.rewards import format as _format  # noqa: E402
+from modeling.rewards import hallucination as _hallucination  # noqa: E402
+from modeling.rewards import preference as _preference  # noqa: E402
+from modeling.rewards import steps as _steps  # noqa: E402
+from modeling.rewards import structured_thinking as _structured_thinking  # noqa: E402
 
 REWARDS: dict[str, RewardFunction] = {
     reward.name: reward
     for reward in (
         _format.FORMAT,
         _accuracy.ACCURACY,
+        _structured_thinking.STRUCTURED_THINKING,
+        _hallucination.HALLUCINATION_PENALTY,
+        _steps.STEP_VALIDITY,
+        _preference.PREFERENCE,
     )
 }
 

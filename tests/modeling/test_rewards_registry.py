@@ -17,6 +17,10 @@ MODULES = [
     "modeling.rewards.format",
     "modeling.rewards.accuracy",
     "modeling.rewards.music",
+    "modeling.rewards.structured_thinking",
+    "modeling.rewards.hallucination",
+    "modeling.rewards.steps",
+    "modeling.rewards.preference",
 ]
 
 
@@ -28,7 +32,15 @@ def test_the_docstring_examples_hold(module: str) -> None:
 
 
 def test_the_registry_lists_the_rewards_in_their_stable_order() -> None:
-    assert list(REWARDS)[:2] == ["format", "accuracy"]
+    assert list(REWARDS) == [
+        "format",
+        "accuracy",
+        "structured_thinking",
+        "hallucination_penalty",
+        "step_validity",
+        "preference",
+    ]
+    assert [r.source for r in REWARDS.values()] == ["paper"] * 3 + ["workbench"] * 3
     assert all(name == reward.name for name, reward in REWARDS.items())
 
 
