@@ -21,6 +21,7 @@ MODULES = [
     "modeling.rewards.hallucination",
     "modeling.rewards.steps",
     "modeling.rewards.preference",
+    "modeling.rewards.ground_truth",
 ]
 
 
