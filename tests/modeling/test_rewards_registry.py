@@ -9,7 +9,6 @@ import json
 
 import pytest
 
-import modeling.rewards
 from modeling.rewards import REWARDS, Score, completion_text, reward_function
 
 MODULES = [
@@ -91,7 +90,3 @@ def test_completion_text_reads_every_shape_trl_passes() -> None:
     )
     assert completion_text([{"role": "assistant", "content": None}]) == ""
     assert completion_text([]) == ""
-
-
-def test_the_package_does_not_import_django() -> None:
-    assert "django" not in str(inspect.getsource(modeling.rewards))
