@@ -187,7 +187,7 @@ def _composites(generation: Generation, values: dict[str, float]) -> list[dict[s
     result = []
     for profile in profiles:
         components = []
-        for function, raw_weight in (profile.weights or {}).items():
+        for function, raw_weight in _in_registry_order(profile.weights):
             weight = _number(raw_weight)
             if weight is None:
                 continue
@@ -196,6 +196,7 @@ def _composites(generation: Generation, values: dict[str, float]) -> list[dict[s
                 {
                     "function": function,
                     "weight": weight,
+                    "weight_text": _weight_text(weight),
                     "value": value,
                     "contribution": None if value is None else weight * value,
                 }
@@ -561,9 +562,10 @@ def reward_profile_families() -> list[dict[str, Any]]:
             {
                 "function": function,
                 "weight": _number(weight),
+                "text": _weight_text(weight),
                 "known": function in names,
             }
-            for function, weight in (profile.weights or {}).items()
+            for function, weight in _in_registry_order(profile.weights)
         ]
         families[profile.name].append(profile)
     return [
@@ -611,6 +613,18 @@ def _ids(value: Any) -> list[int]:
     if not isinstance(value, list):
         return []
     return [i for i in (_int(v) for v in value) if i is not None]
+
+
+def _weight_text(weight: Any) -> str:
+    number = _number(weight)
+    return "—" if number is None else f"{number:g}"
+
+
+def _in_registry_order(weights: Any) -> list[tuple[str, Any]]:
+    """A profile's weights in the order the pages list functions (jsonb keeps no key order)."""
+    order = {f.name: i for i, f in enumerate(reward_functions())}
+    items = weights.items() if isinstance(weights, dict) else []
+    return sorted(items, key=lambda kv: (order.get(kv[0], len(order)), kv[0]))
 
 
 def _step_key(step: Any) -> tuple[int, str]:
