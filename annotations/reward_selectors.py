@@ -287,12 +287,27 @@ def _why(name: str, details: Any) -> dict[str, Any]:
                 for step, grades in sorted(steps.items(), key=lambda kv: _step_key(kv[0]))
                 if isinstance(grades, dict)
             ]
+        per_review = details.get("per_review")
+        if isinstance(per_review, list):
+            consumed.add("per_review")
+            why["step_reviews"] = [
+                {
+                    "review": _int(r.get("review")),
+                    "correct": _int(r.get("correct")) or 0,
+                    "incorrect": _int(r.get("incorrect")) or 0,
+                    "unverifiable": _int(r.get("unverifiable")) or 0,
+                    "share": _number(r.get("share")),
+                }
+                for r in per_review
+                if isinstance(r, dict)
+            ]
     elif name == "preference":
         fact("strength", "Strength")
         fact("wins", "Wins")
         fact("losses", "Losses")
         fact("ties", "Ties")
-        fact("all_wrong", "Marked “all wrong”")
+        fact("rankings", "Rankings that compared it")
+        fact("all_wrong", "Rankings saying all siblings are wrong")
     elif name == "accuracy":
         fact("predicted", "Predicted")
         fact("gold", "Gold answer")

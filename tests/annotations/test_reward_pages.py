@@ -18,6 +18,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+import modeling.rewards
 from annotations.errors import ValidationFailed
 from annotations.models import (
     DatasetSnapshot,
@@ -48,6 +49,9 @@ NAMES = (
 )
 
 
+_REAL_REWARDS = modeling.rewards.REWARDS
+
+
 @dataclass(frozen=True)
 class _Reward:
     name: str
@@ -58,8 +62,6 @@ class _Reward:
 
 @pytest.fixture(autouse=True)
 def registry(monkeypatch: pytest.MonkeyPatch) -> dict[str, _Reward]:
-    import modeling.rewards
-
     fake = {
         name: _Reward(name, 1, "paper" if i < 3 else "workbench", f"Definition of {name}.")
         for i, name in enumerate(NAMES)
@@ -261,6 +263,50 @@ def test_composites_show_weight_times_value_per_component(scored) -> None:
         ("preference", None),
     ]
     assert (composite["sum"], composite["value"]) == (1.75, 1.75)
+
+
+def test_the_breakdown_reads_every_part_of_the_real_functions_explanations(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(modeling.rewards, "REWARDS", _REAL_REWARDS)
+    raw = "<think>Step 1: 118 BPM.</think><answer>A synth-pop song in A minor at 118 BPM.</answer>"
+    reviews = [
+        {
+            "id": 7,
+            "step_grades": {"1": "correct"},
+            "flags": [
+                {
+                    "id": 1,
+                    "severity": "major",
+                    "category": "wrong-key-mode",
+                    "quoted_text": "A minor",
+                }
+            ],
+        },
+        {"id": 8, "step_grades": {"1": "unverifiable"}, "flags": []},
+    ]
+    scores = {
+        "structured_thinking": _REAL_REWARDS["structured_thinking"].score(
+            raw, {"tempo_bpm": 120, "key": "C major"}
+        ),
+        "hallucination_penalty": _REAL_REWARDS["hallucination_penalty"].score(raw, reviews),
+        "step_validity": _REAL_REWARDS["step_validity"].score(raw, reviews),
+        "format": _REAL_REWARDS["format"].score(raw),
+    }
+    generation = factories.GenerationFactory()
+    for name, score in scores.items():
+        factories.RewardValueFactory(
+            generation=generation,
+            function=name,
+            function_version=_REAL_REWARDS[name].version,
+            value=score.value,
+            details=score.details,
+        )
+    rewards = {r["name"]: r["why"] for r in reward_breakdown(generation)["rewards"]}
+    assert set(rewards) == set(scores)
+    assert {name: why["extra"] for name, why in rewards.items()} == {name: [] for name in scores}
+    assert [f["quoted_text"] for f in rewards["hallucination_penalty"]["flags"]] == ["A minor"]
+    assert rewards["step_validity"]["steps"][0]["unverifiable"] == 1
 
 
 def test_malformed_details_are_shown_not_crashed_on(auditor_user) -> None:
