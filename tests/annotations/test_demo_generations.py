@@ -58,3 +58,51 @@ def test_every_demo_song_gets_tiny_model_output_and_a_parsed_sample_with_hints(
     assert flags["wrong-key-mode"].quoted_text == "C major"
     assert review.step_grades == {"1": "correct", "2": "incorrect"}
     assert review_problems(review)  # left for the newcomer to finish
+
+
+def test_the_demo_reviews_behind_the_reward_pages_give_every_function_a_value(
+    tmp_path: Path,
+) -> None:
+    from annotations.demo_rewards import seed_demo_reward_reviews
+    from annotations.models import RewardValue
+
+    for title, tempo, beats in (
+        ("Demo waltz in G major", 96, 3),
+        ("Demo pad in D major (no drums)", 84, 4),
+    ):
+        piece = demo_audio.DemoPiece(title, tempo, beats, (("G3", "B3", "D4"),), True, 6.0)
+        song = factories.SongFactory(title=title, artist="Flamingo Workbench demo")
+        audio_file_add(song=song, source=demo_audio.write(piece, tmp_path / f"{tempo}.wav"))
+    seed_demo_generations(data_dir=tmp_path / "data")
+    factories.expert(username="noor")
+    factories.expert(username="tomas")
+
+    seed_demo_reward_reviews()
+    seed_demo_reward_reviews()  # idempotent
+
+    assert Review.objects.filter(status="submitted").count() == 3
+    functions = set(RewardValue.objects.values_list("function", flat=True))
+    assert functions == {
+        "format",
+        "accuracy",
+        "structured_thinking",
+        "hallucination_penalty",
+        "step_validity",
+        "preference",
+    }
+    waltz = Generation.objects.get(
+        song__title="Demo waltz in G major",
+        model_version__name=SAMPLE_MODEL_NAME,
+        sibling_index=0,
+        prompt__answer_field="",
+    )
+    thinking = RewardValue.objects.get(generation=waltz, function="structured_thinking")
+    # The two experts agree on tempo, key and metre, not on the genres: recorded, left out.
+    assert thinking.provenance["metadata"]["genres"]["status"] == "no_agreement"
+    assert thinking.provenance["metadata"]["key"]["status"] == "unanimous"
+    assert set(thinking.details["unmatched"]) >= {"BPM", "Meter"}
+    # C major for G major is a fifth: half credit, in the MIREX weighting.
+    [key] = [c for c in thinking.details["categories"] if c["name"] == "Key"]
+    assert key["credit"] == 0.5
+    question = Generation.objects.get(prompt__name="tradition-question")
+    assert RewardValue.objects.get(generation=question, function="accuracy").value == 1.0

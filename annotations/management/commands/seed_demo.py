@@ -16,6 +16,7 @@ from django.db import transaction
 from annotations import demo_audio
 from annotations.demo_generations import seed_demo_generations
 from annotations.demo_reviews import seed_demo_reviews
+from annotations.demo_rewards import seed_demo_reward_reviews
 from annotations.models import (
     Culture,
     ExpertProfile,
@@ -57,6 +58,24 @@ DEMO_USERS: tuple[tuple[str, str, str, list[str], list[str], list[str], list[str
         ["anglo-american"],
         ["en"],
         ["drum-kit", "synth-pad"],
+    ),
+    (
+        "noor",
+        EXPERT,
+        "Noor (European folk and dance music)",
+        ["waltz", "folk"],
+        ["central-european"],
+        ["en"],
+        [],
+    ),
+    (
+        "tomas",
+        EXPERT,
+        "Tomás (electronic and popular music)",
+        ["electronic", "waltz"],
+        ["central-european", "anglo-american"],
+        ["en"],
+        ["synth-pad"],
     ),
     ("ada", ADMIN, "", [], [], [], []),
     ("ravi", AUDITOR, "", [], [], [], []),
@@ -175,6 +194,7 @@ class Command(BaseCommand):
         self._model_registry()
         seed_demo_generations(data_dir=Path(settings.DATA_DIR), stdout=self.stdout)
         seed_demo_reviews(stdout=self.stdout)
+        seed_demo_reward_reviews(stdout=self.stdout)
         self.stdout.write("Demo users (username / password / role):")
         for username, password, role in passwords:
             self.stdout.write(f"  {username:8} {password:24} {role}")
