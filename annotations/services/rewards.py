@@ -239,8 +239,9 @@ class _Inputs:
 def _load(ids: list[int]) -> _Inputs:
     from modeling.parsing import PARSER_VERSION
 
-    generations = list(
-        Generation.objects.filter(pk__in=ids, status=Generation.Status.SUCCEEDED)
+    generations: list[dict[str, Any]] = [
+        dict(row)
+        for row in Generation.objects.filter(pk__in=ids, status=Generation.Status.SUCCEEDED)
         .order_by("pk")
         .values(
             "id",
@@ -252,7 +253,7 @@ def _load(ids: list[int]) -> _Inputs:
             "parsed__claims",
             "parsed__parser_version",
         )
-    )
+    ]
     for generation in generations:
         # Claims parsed at generation time are reused when the parser has not changed since.
         if generation.pop("parsed__parser_version") != PARSER_VERSION:
@@ -260,8 +261,8 @@ def _load(ids: list[int]) -> _Inputs:
     song_ids = {g["song_id"] for g in generations}
     own = set(ids)
 
-    prompts = {
-        p["id"]: p
+    prompts: dict[int, dict[str, Any]] = {
+        p["id"]: dict(p)
         for p in PromptTemplate.objects.filter(pk__in={g["prompt_id"] for g in generations}).values(
             "id", "answer_field", "answer_options"
         )
@@ -346,6 +347,7 @@ def _load(ids: list[int]) -> _Inputs:
 
 def _compute(inputs: _Inputs, functions: list[RewardFunction]) -> list[_Row]:
     from modeling.rewards.ground_truth import ground_truth
+    from modeling.rewards.preference import score_preference_group
 
     wanted = {f.name: f for f in functions}
     truth_by_song: dict[int, tuple[dict[str, Any], dict[str, Any]]] = {}
@@ -360,7 +362,7 @@ def _compute(inputs: _Inputs, functions: list[RewardFunction]) -> list[_Row]:
         for group_id, members in inputs.members_by_group.items():
             rankings = inputs.rankings_by_group.get(group_id, [])
             preference_by_group[group_id] = (
-                wanted["preference"].score(members, rankings) if rankings else {}
+                score_preference_group(members, rankings) if rankings else {}
             )
 
     rows: list[_Row] = []
