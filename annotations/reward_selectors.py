@@ -495,7 +495,7 @@ def _binned(
         queryset.order_by()
         .annotate(bin=bin_expr)
         .values("model_version_id", key, "bin")
-        .annotate(n=Count("id"), total=Sum("value"), lo=Min("value"), hi=Max("value"))
+        .annotate(n=Count("*"), total=Sum("value"), lo=Min("value"), hi=Max("value"))
     )
     grouped: dict[Any, dict[int, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
     for row in rows:
