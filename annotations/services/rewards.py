@@ -576,9 +576,16 @@ def _write_composites(
     if not weights:
         return 0
     pg = connection.vendor == "postgresql"
-    one = "(%s::bigint, %s::text, %s::int, %s::float8)" if pg else "(%s, %s, %s, %s)"
-    values_sql = ", ".join([one] * len(weights))
-    params: list[Any] = [item for w in weights for item in w] + [timezone.now()]
+    # A derived table rather than VALUES or WITH: SQLite names VALUES columns column1…, and its
+    # driver reports no row count for a statement that starts with WITH.
+    one = (
+        "SELECT %s::bigint AS profile_id, %s::text AS function, %s::int AS function_version, "
+        "%s::float8 AS weight"
+        if pg
+        else "SELECT %s AS profile_id, %s AS function, %s AS function_version, %s AS weight"
+    )
+    weights_sql = " UNION ALL ".join([one] * len(weights))
+    params: list[Any] = [timezone.now()] + [item for w in weights for item in w]
     if generation_ids is None:
         where = "TRUE" if pg else "1"
     elif pg:
@@ -589,19 +596,16 @@ def _write_composites(
         params.extend(generation_ids)
     table = CompositeReward._meta.db_table
     sql = (
-        f"WITH w(profile_id, function, function_version, weight) AS (VALUES {values_sql}) "  # noqa: S608 (table names from models; values are parameters)
-        f"INSERT INTO {table} (generation_id, profile_id, model_version_id, value, computed_at) "
+        f"INSERT INTO {table} (generation_id, profile_id, model_version_id, value, computed_at) "  # noqa: S608 (table names from models; values are parameters)
         "SELECT rv.generation_id, w.profile_id, MIN(rv.model_version_id), "
         "SUM(rv.value * w.weight), %s "
-        f"FROM {RewardValue._meta.db_table} rv JOIN w "
+        f"FROM {RewardValue._meta.db_table} rv JOIN ({weights_sql}) w "
         "ON rv.function = w.function AND rv.function_version = w.function_version "
         f"WHERE {where} GROUP BY rv.generation_id, w.profile_id "
         "ON CONFLICT (generation_id, profile_id) DO UPDATE SET value = EXCLUDED.value, "
         "model_version_id = EXCLUDED.model_version_id, computed_at = EXCLUDED.computed_at "
         f"WHERE abs({table}.value - EXCLUDED.value) > 1e-12"
     )
-    if not pg and generation_ids is not None and len(generation_ids) > 30000:
-        raise ValueError("SQLite composites take at most 30,000 generations at a time.")
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return int(cursor.rowcount)
