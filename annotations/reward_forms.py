@@ -18,7 +18,9 @@ class RewardProfileForm(forms.Form):
         max_length=MAX_NAME_LENGTH,
         help_text="Letters, digits and hyphens, e.g. expert-heavy. Fixed once created.",
     )
-    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+    description = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2, "cols": 70}), required=False
+    )
     is_active = forms.BooleanField(
         required=False,
         initial=True,

@@ -8,6 +8,7 @@ is read defensively: a missing key shows as a dash, an unknown one as a small ke
 from __future__ import annotations
 
 import json
+import math
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
@@ -186,12 +187,15 @@ def _composites(generation: Generation, values: dict[str, float]) -> list[dict[s
     }
     result = []
     for profile in profiles:
-        components = []
+        components: list[dict[str, Any]] = []
+        total = 0.0
         for function, raw_weight in _in_registry_order(profile.weights):
             weight = _number(raw_weight)
             if weight is None:
                 continue
             value = values.get(function)
+            if value is not None:
+                total += weight * value
             components.append(
                 {
                     "function": function,
@@ -206,9 +210,11 @@ def _composites(generation: Generation, values: dict[str, float]) -> list[dict[s
             {
                 "profile": profile,
                 "components": components,
-                "sum": sum(c["contribution"] for c in components if c["contribution"] is not None),
+                "sum": total,
                 "value": composite.value if composite else None,
                 "computed_at": composite.computed_at if composite else None,
+                "stale": composite is not None
+                and not math.isclose(composite.value, total, rel_tol=1e-9, abs_tol=1e-9),
             }
         )
     return result

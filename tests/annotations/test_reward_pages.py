@@ -262,7 +262,16 @@ def test_composites_show_weight_times_value_per_component(scored) -> None:
         ("hallucination_penalty", -0.25),
         ("preference", None),
     ]
-    assert (composite["sum"], composite["value"]) == (1.75, 1.75)
+    assert (composite["sum"], composite["value"], composite["stale"]) == (1.75, 1.75, False)
+
+
+def test_a_stored_composite_that_no_longer_matches_its_components_is_marked_stale(
+    auditor_user, scored
+) -> None:
+    generation = scored["generation"]
+    generation.composite_rewards.update(value=9.0)
+    html = _breakdown_html(auditor_user, generation)
+    assert "it differs from the sum of the current values: a recompute is pending" in html
 
 
 def test_the_breakdown_reads_every_part_of_the_real_functions_explanations(
