@@ -28,6 +28,7 @@ from annotations.models import (
     SongAnalysis,
 )
 from annotations.services import generation_parsing
+from annotations.services.rewards import rewards_schedule
 from modeling.config import BatchingConfig, DecodingParams, ModelConfig
 
 log = logging.getLogger(__name__)
@@ -280,6 +281,13 @@ def generation_run(
                     generation_mark_failed(generation=row, reason=result.error)
                     summary.failed += 1
             progress(len(results))
+    # New outputs earn their rewards at once (format; structured thinking where experts have
+    # verified the song), on the CPU queue rather than this GPU worker.
+    rewards_schedule(
+        Generation.objects.filter(pk__in=claimed, status=Generation.Status.SUCCEEDED).values_list(
+            "pk", flat=True
+        )
+    )
     return summary
 
 

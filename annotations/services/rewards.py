@@ -23,6 +23,7 @@ import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from django.db import connection, transaction
@@ -137,7 +138,14 @@ def rewards_schedule_for_review(review: Review) -> None:
             "id", flat=True
         )
     )
-    transaction.on_commit(lambda: _enqueue(ids))
+    rewards_schedule(ids)
+
+
+def rewards_schedule(generation_ids: Sequence[int]) -> None:
+    """Queue a recompute of these generations on the CPU worker once the transaction commits."""
+    ids = list(generation_ids)
+    if ids:
+        transaction.on_commit(partial(_enqueue, ids))
 
 
 def _enqueue(generation_ids: list[int]) -> None:

@@ -8,7 +8,13 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from annotations.errors import ValidationFailed
-from annotations.models import Generation, GenerationHint, ModelVersion, SongAnalysis
+from annotations.models import (
+    Generation,
+    GenerationHint,
+    ModelVersion,
+    RewardValue,
+    SongAnalysis,
+)
 from annotations.services.audio_files import audio_file_add
 from annotations.services.generation_parsing import parse
 from annotations.services.generations import (
@@ -84,7 +90,7 @@ def test_a_song_without_audio_is_refused_with_its_name(tiny_version: ModelVersio
 
 
 def test_running_a_request_stores_every_output_with_what_was_heard(
-    tiny_version: ModelVersion, song_with_audio
+    tiny_version: ModelVersion, song_with_audio, django_capture_on_commit_callbacks
 ) -> None:
     [group] = generation_request(
         songs=[song_with_audio],
@@ -97,10 +103,21 @@ def test_running_a_request_stores_every_output_with_what_was_heard(
     ids = list(group.generations.values_list("pk", flat=True))
     task_id = group.generations.first().celery_task_id
     progress: list[tuple[int, int]] = []
-    summary = generation_run(
-        generation_ids=ids, task_id=task_id, on_progress=lambda d, t: progress.append((d, t))
-    )
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        summary = generation_run(
+            generation_ids=ids, task_id=task_id, on_progress=lambda d, t: progress.append((d, t))
+        )
     assert (summary.claimed, summary.succeeded, summary.failed) == (3, 3, 0)
+    # Their rewards are queued for the CPU worker once the outputs are committed; run here.
+    from annotations.services import rewards
+
+    scheduled = [c for c in callbacks if getattr(c, "func", None) is rewards._enqueue]
+    assert [sorted(c.args[0]) for c in scheduled] == [sorted(ids)]
+
+    rewards.rewards_recompute(generation_ids=ids)
+    assert set(
+        RewardValue.objects.filter(generation_id__in=ids).values_list("function", flat=True)
+    ) == {"format"}, "no reviews and no verified metadata yet: only the format reward applies"
     assert progress[-1] == (3, 3)
     for generation in group.generations.all():
         assert generation.status == Generation.Status.SUCCEEDED

@@ -155,8 +155,12 @@ def test_submitting_a_review_recomputes_once_and_a_repeat_changes_nothing(
     first, second = _siblings()
     with django_capture_on_commit_callbacks() as callbacks:
         review = _submit(first, flags=[_flag(first, "Sitar")])
-    scheduled = [c for c in callbacks if getattr(c, "__name__", "") == "<lambda>"]
-    assert scheduled, "submitting a review schedules a reward recompute after commit"
+    from annotations.services import rewards
+
+    scheduled = [c for c in callbacks if getattr(c, "func", None) is rewards._enqueue]
+    assert [sorted(c.args[0]) for c in scheduled] == [sorted([first.pk, second.pk])], (
+        "submitting a review schedules one recompute of its song's outputs after commit"
+    )
     # The task, run in-process (a real worker runs it in tests/workers/test_reward_worker.py).
     result = recompute_rewards.run([first.pk, second.pk])
     assert result["written"] == len(RewardValue.objects.filter(generation__in=[first, second]))
