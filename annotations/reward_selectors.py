@@ -372,10 +372,12 @@ def reward_distributions(
     profile's composite, per model version, aggregated by PostgreSQL.
 
     Functions use fixed bins over their range; composites bins over their own min..max (across the
-    versions shown, so the versions share one axis). Three queries whatever the number of rows:
-    one GROUP BY (version, function, bin) over the rewards' distribution index, one for the
-    composites' range and one GROUP BY (version, profile, bin) over theirs. A bin's count, sum,
-    min and max come from the database; a series' totals add up its at most ``bins`` rows.
+    versions shown, so the versions share one axis). Five queries whatever the number of rows:
+    version names and active profiles (small tables), one GROUP BY (version, function, bin) over
+    the rewards' distribution index, the composites' range per profile, and one GROUP BY
+    (version, profile, bin) over theirs. A bin's count, sum, min and max come from the database;
+    a series' totals add up its at most ``bins`` rows in Python. About 0.7 s for 1.2 million
+    reward rows on this machine's PostgreSQL (sequential scan and hash aggregate).
     """
     bins = max(1, min(int(bins), MAX_BINS))
     functions = reward_functions()
