@@ -102,9 +102,12 @@ class PromptTemplateAdmin(admin.ModelAdmin):
         return (*self.readonly_fields, "name") if obj is not None else self.readonly_fields
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
-        # Generations point at the exact text they were asked with: an edit of the text or the
-        # thinking switch becomes the next version instead of rewriting this one.
-        if change and {"text", "thinking"} & set(form.changed_data):
+        # Generations point at the exact text they were asked with: an edit of the text, the
+        # thinking switch or the gold answer (which their accuracy rewards were scored against)
+        # becomes the next version instead of rewriting this one.
+        if change and {"text", "thinking", "answer_field", "answer_options"} & set(
+            form.changed_data
+        ):
             from annotations.services.prompts import prompt_template_save_version
 
             prompt_template_save_version(prompt=obj, actor=request.user)

@@ -28,6 +28,16 @@ class Migration(migrations.Migration):
             name="answer_field",
             field=models.CharField(
                 blank=True,
+                choices=[
+                    ("tempo_bpm", "Tempo (BPM)"),
+                    ("key", "Key / mode"),
+                    ("meter", "Metre"),
+                    ("genres", "Genres"),
+                    ("instruments", "Instruments"),
+                    ("vocals", "Vocals"),
+                    ("languages", "Languages"),
+                    ("culture", "Culture or tradition"),
+                ],
                 help_text="Question prompts: the verified metadata field holding the gold answer.",
                 max_length=32,
             ),

@@ -17,11 +17,24 @@ class PromptTemplate(TimestampedModel):
         default=False, help_text="Append the paper's thinking-mode instruction to the question."
     )
     is_active = models.BooleanField(default=True)
+
     # A question prompt names the verified-metadata field that holds its gold answer (the accuracy
     # reward compares the answer with the experts' agreed value); a caption prompt leaves it blank.
+    class AnswerField(models.TextChoices):
+        # The fields experts verify on the review page (annotations.services.reviews).
+        TEMPO_BPM = "tempo_bpm", "Tempo (BPM)"
+        KEY = "key", "Key / mode"
+        METER = "meter", "Metre"
+        GENRES = "genres", "Genres"
+        INSTRUMENTS = "instruments", "Instruments"
+        VOCALS = "vocals", "Vocals"
+        LANGUAGES = "languages", "Languages"
+        CULTURE = "culture", "Culture or tradition"
+
     answer_field = models.CharField(
         max_length=32,
         blank=True,
+        choices=AnswerField.choices,
         help_text="Question prompts: the verified metadata field holding the gold answer.",
     )
     answer_options = models.JSONField(

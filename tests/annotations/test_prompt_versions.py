@@ -51,3 +51,27 @@ def test_switching_only_active_does_not_make_a_version(admin_user) -> None:
     prompt.refresh_from_db()
     assert prompt.is_active is False
     assert PromptTemplate.objects.filter(name="caption-y").count() == 1
+
+
+def test_an_edit_of_the_gold_answer_field_is_a_new_version(admin_user) -> None:
+    """Accuracy rewards were scored against the old gold answer: it is never rewritten."""
+    old = factories.PromptTemplateFactory(name="question-x", text="Which key? Answer briefly.")
+    response = client_for(admin_user).post(
+        reverse("admin:annotations_prompttemplate_change", args=[old.pk]),
+        {
+            "text": "Which key? Answer briefly.",
+            "is_active": "on",
+            "answer_field": "key",
+            "answer_options": "[]",
+        },
+    )
+    assert response.status_code == 302, response.content[:800]
+    old.refresh_from_db()
+    assert old.answer_field == ""
+    assert PromptTemplate.objects.get(name="question-x", version=2).answer_field == "key"
+
+
+def test_answer_fields_are_the_fields_experts_verify() -> None:
+    from annotations.services.reviews import METADATA_FIELDS
+
+    assert set(PromptTemplate.AnswerField.values) == {field.name for field in METADATA_FIELDS}
