@@ -150,6 +150,11 @@ def reward_breakdown(generation: Generation) -> dict[str, Any]:
 def _not_applicable_reason(
     name: str, generation: Generation, reviewed: int, history: list[RewardValue]
 ) -> str:
+    """Why a function has no current value for this output, from what the page already read.
+
+    Ground truth is per song (any reviewer of any of its outputs verifies it) and rankings cover
+    the sibling group, so only the flag and step rewards need reviews of this very output.
+    """
     if generation.status != Generation.Status.SUCCEEDED:
         return f"The generation has no output ({generation.get_status_display().lower()})."
     question = bool(generation.prompt.answer_field)
@@ -157,21 +162,24 @@ def _not_applicable_reason(
         return "Not a question prompt: captions are scored by structured thinking instead."
     if name == "structured_thinking" and question:
         return "A question prompt: it is scored by accuracy instead."
-    if name in ("accuracy", "structured_thinking", *REVIEW_BASED) and not reviewed:
-        return "No submitted reviews yet: this reward is computed from what experts verified."
     if name == "accuracy":
         return (
-            f"No verified metadata: the experts agreed on no value for "
-            f"“{generation.prompt.answer_field}”, the gold answer."
+            "No verified gold answer: the experts reviewing this song's outputs agreed on no "
+            f"value for “{generation.prompt.answer_field}”."
         )
     if name == "structured_thinking":
-        return "No verified metadata: the experts verified none of the categories."
+        return (
+            "No verified metadata: the experts reviewing this song's outputs verified (or agreed "
+            "on) none of the categories."
+        )
+    if name in ("hallucination_penalty", "step_validity") and not reviewed:
+        return "No submitted review of this output yet."
     if name == "step_validity" and not generation.think_text:
         return "No reasoning steps to grade: the output has no <think> trace."
     if name == "step_validity":
-        return "No step was graded by the reviewers."
+        return "No reviewer graded a verifiable step."
     if name == "preference":
-        return "No sibling ranking: a single output, or the reviewers ranked none."
+        return "No sibling ranking: a single output, or no reviewer of its group ranked it."
     if any(row.function == name for row in history):
         return "Not computed at this version yet (an older version's value is in the history)."
     return "Not computed yet: a recompute is pending."

@@ -234,12 +234,14 @@ def test_functions_without_a_value_say_why(scored) -> None:
     assert reasons["preference"].startswith("No sibling ranking")
 
 
-def test_an_unreviewed_question_output_says_there_are_no_reviews() -> None:
+def test_an_unreviewed_question_output_says_what_is_missing() -> None:
     prompt = factories.PromptTemplateFactory(answer_field="key")
     generation = factories.GenerationFactory(prompt=prompt)
     reasons = {r["name"]: r["reason"] for r in reward_breakdown(generation)["not_applicable"]}
-    assert reasons["accuracy"].startswith("No submitted reviews yet")
+    assert reasons["accuracy"].startswith("No verified gold answer")
+    assert "“key”" in reasons["accuracy"]
     assert reasons["structured_thinking"].startswith("A question prompt")
+    assert reasons["hallucination_penalty"] == "No submitted review of this output yet."
     assert reasons["format"].startswith("Not computed yet")
 
 
