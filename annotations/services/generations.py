@@ -284,8 +284,10 @@ def generation_run(
     # New outputs earn their rewards at once (format; structured thinking where experts have
     # verified the song), on the CPU queue rather than this GPU worker.
     rewards_schedule(
-        Generation.objects.filter(pk__in=claimed, status=Generation.Status.SUCCEEDED).values_list(
-            "pk", flat=True
+        list(
+            Generation.objects.filter(
+                pk__in=claimed, status=Generation.Status.SUCCEEDED
+            ).values_list("pk", flat=True)
         )
     )
     return summary

@@ -70,7 +70,7 @@ def reward_profile_update(
     """Edit a profile in place, or, when a training run used it, create version max+1 of its name.
 
     Returns the profile that holds the edit (the new version when one was created; the frozen one
-    is left untouched). The profile's row is locked first: a training run inserted concurrently
+    keeps its weights and stored composites, and stops being active when the new one is). The profile's row is locked first: a training run inserted concurrently
     takes a key-share lock on it, so "frozen" cannot change between the check and the write.
     """
     cleaned = _clean_weights(weights)
@@ -88,6 +88,10 @@ def reward_profile_update(
             created_by=user,
         )
         _save(new)
+        if new.is_active:
+            # The new version takes over: composites are kept fresh for it, while the frozen
+            # version's stored composites stay as its training run saw them.
+            RewardProfile.objects.filter(name=new.name).exclude(pk=new.pk).update(is_active=False)
         return new
     changed = cleaned != locked.weights or is_active != locked.is_active
     locked.description = description.strip()

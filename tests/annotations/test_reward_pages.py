@@ -532,6 +532,10 @@ def test_editing_a_profile_a_run_used_creates_the_next_version(
     v1.refresh_from_db()
     assert v1.weights == {"format": 1.0}
     assert enqueued == [saved.pk]
+    # The new version takes over the composites; the older ones keep what they stored.
+    assert list(
+        RewardProfile.objects.filter(name="grpo", is_active=True).values_list("version", flat=True)
+    ) == [3]
 
 
 def test_saving_unchanged_weights_queues_nothing(
