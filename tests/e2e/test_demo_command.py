@@ -144,3 +144,30 @@ def test_lena_finds_her_demo_review_in_progress(demo) -> None:  # type: ignore[n
         raise AssertionError("maya could open lena's draft")
     except urllib.error.HTTPError as refused:
         assert refused.code == 404
+
+
+def test_the_auditor_finds_the_demo_rewards(demo) -> None:  # type: ignore[no-untyped-def]
+    opener = _browser()
+    _login(opener, demo["url"], "ravi", demo["passwords"]["ravi"])
+    overview = opener.open(demo["url"] + "rewards/").read().decode()
+    rows = set(re.findall(r'<tr data-version="[^"]+" data-function="([a-z_:.\-\d]+)"', overview))
+    assert {
+        "format",
+        "accuracy",
+        "structured_thinking",
+        "hallucination_penalty",
+        "step_validity",
+        "preference",
+    } <= rows, overview[-3000:]
+    # The waltz sample's breakdown: the genres the two experts did not agree on, and the flags.
+    songs = opener.open(demo["url"] + "songs/").read().decode()
+    waltz_song = re.search(r'<a href="/songs/(\d+)/">Demo waltz in G major</a>', songs)
+    assert waltz_song, songs[-2000:]
+    generations = (
+        opener.open(demo["url"] + f"generations/?song={waltz_song.group(1)}").read().decode()
+    )
+    ids = [int(i) for i in re.findall(r'href="/generations/(\d+)/"', generations)]
+    pages = {i: opener.open(demo["url"] + f"generations/{i}/rewards/").read().decode() for i in ids}
+    waltz = [p for p in pages.values() if 'data-status="no_agreement"' in p]
+    assert waltz, "no breakdown shows the experts' disagreement"
+    assert "Flags that cost it" in waltz[0] and "“C major”" in waltz[0]
