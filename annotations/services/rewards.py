@@ -69,15 +69,16 @@ class _Row:
     value: float
     details: dict[str, Any]
     provenance: dict[str, Any]
+    # Serialised once: the same text is hashed and written.
+    details_json: str = field(init=False)
+    provenance_json: str = field(init=False)
     content_hash: str = field(init=False)
 
     def __post_init__(self) -> None:
-        self.content_hash = _content_hash(self.value, self.details, self.provenance)
-
-
-def _content_hash(value: float, details: Any, provenance: Any) -> str:
-    payload = json.dumps([round(value, 12), details, provenance], sort_keys=True, default=str)
-    return hashlib.md5(payload.encode(), usedforsecurity=False).hexdigest()
+        self.details_json = json.dumps(self.details, sort_keys=True, default=str)
+        self.provenance_json = json.dumps(self.provenance, sort_keys=True, default=str)
+        payload = f"{self.value!r}|{self.details_json}|{self.provenance_json}"
+        self.content_hash = hashlib.md5(payload.encode(), usedforsecurity=False).hexdigest()
 
 
 def reward_functions() -> list[RewardFunction]:
@@ -518,8 +519,8 @@ def _upsert(rows: list[_Row]) -> int:
                     [r.function for r in rows],
                     [r.function_version for r in rows],
                     [r.value for r in rows],
-                    [json.dumps(r.details) for r in rows],
-                    [json.dumps(r.provenance) for r in rows],
+                    [r.details_json for r in rows],
+                    [r.provenance_json for r in rows],
                     [r.content_hash for r in rows],
                 ],
             )
@@ -535,8 +536,8 @@ def _upsert(rows: list[_Row]) -> int:
                     row.function,
                     row.function_version,
                     row.value,
-                    json.dumps(row.details),
-                    json.dumps(row.provenance),
+                    row.details_json,
+                    row.provenance_json,
                     row.content_hash,
                     now,
                 ],
