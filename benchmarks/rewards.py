@@ -46,6 +46,7 @@ import json
 import os
 import pstats
 import random
+import subprocess
 import sys
 import time
 from collections import defaultdict
@@ -1049,6 +1050,37 @@ def run_product(label: str, profile_path: str | None = None) -> tuple[float, Any
     return seconds, stats, queries.count
 
 
+def measured_code() -> str:
+    """The commit whose recompute this run measures, and which of its files differ from it."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    try:
+        head = subprocess.run(
+            ["git", "-C", root, "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        changed = subprocess.run(
+            [
+                "git",
+                "-C",
+                root,
+                "status",
+                "--porcelain",
+                "--",
+                "annotations/services/rewards.py",
+                "modeling",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.splitlines()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+    edited = [line[3:] for line in changed]
+    return head + (f" with uncommitted {', '.join(edited)}" if edited else "")
+
+
 def table_sizes() -> dict[str, int]:
     sizes = {}
     with connection.cursor() as cursor:
@@ -1073,8 +1105,10 @@ def main() -> None:
         raise SystemExit("rewards needs PostgreSQL (bash benchmarks/run.sh rewards)")
     n, subset_size = args.generations, min(args.subset, args.generations)
 
+    code = measured_code()
     print(
-        f"rewards: {n:,} generations, {REVIEWS_PER_GENERATION} reviews each (PostgreSQL)",
+        f"rewards: {n:,} generations, {REVIEWS_PER_GENERATION} reviews each (PostgreSQL), "
+        f"code {code}",
         flush=True,
     )
     built = build(n)
@@ -1113,6 +1147,7 @@ def main() -> None:
 
     naive_full = naive_s / subset_size * n
     rows = [
+        ("code measured", code),
         ("generations (N)", f"{n:,}"),
         ("songs / sibling groups", f"{built.songs:,} × {SIBLINGS}"),
         ("reviews (submitted)", f"{built.reviews:,}"),
