@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections import Counter
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -83,6 +84,36 @@ def _empty(value: Any) -> bool:
     return False
 
 
+def _best_support(field: str, given: list[tuple[int, Any]]) -> list[tuple[int, Any]]:
+    """The supporters of the first value (in ``given`` order) that the most values are the same
+    answer as (``_same``), in ``given`` order.
+
+    Each value's identity is computed once: outside tempo, ``_same`` is equality of identities, so
+    support is a count per identity (linear, not pairwise); tempos are compared pairwise as floats.
+    """
+    identities = [_identity(field, v) for _, v in given]
+    if field != "tempo_bpm":
+        counts = Counter(identities)
+        top = max(counts[i] for i in identities)
+        winner = next(i for i in identities if counts[i] == top)  # the first candidate to reach it
+        return [pair for pair, i in zip(given, identities, strict=True) if i == winner]
+    tempos = [_tempo(v) for _, v in given]
+    best: list[tuple[int, Any]] = []
+    for c in range(len(given)):
+        support = [
+            pair
+            for k, pair in enumerate(given)
+            if (
+                abs(tempos[k] - tempos[c]) <= TEMPO_TOLERANCE * abs(tempos[c])
+                if tempos[k] is not None and tempos[c] is not None
+                else identities[k] == identities[c]
+            )
+        ]
+        if len(support) > len(best):
+            best = support
+    return best
+
+
 def agree(field: str, verifications: Sequence[tuple[int, Any]]) -> Agreement:
     """The agreed value of ``field`` among ``(review_id, value)`` pairs the experts confirmed or
     corrected (the caller leaves out "unsure"; empty values say nothing and are skipped).
@@ -103,11 +134,7 @@ def agree(field: str, verifications: Sequence[tuple[int, Any]]) -> Agreement:
     given = [(review, value) for review, value in verifications if not _empty(value)]
     if not given:
         return Agreement(field, None, "none", [], [])
-    best: list[tuple[int, Any]] = []
-    for _, candidate in given:
-        support = [(r, v) for r, v in given if _same(field, v, candidate)]
-        if len(support) > len(best):
-            best = support
+    best = _best_support(field, given)
     if 2 * len(best) <= len(given):
         return Agreement(field, None, "no_agreement", [], [r for r, _ in given])
     supporters = [r for r, _ in best]

@@ -12,12 +12,12 @@ from typing import Any
 
 from modeling.rewards import RewardFunction, Score, trl_column
 
-TOLERANCE = 1e-9
-MAX_ITERATIONS = 1000
+TOLERANCE = 1e-12
+MAX_ITERATIONS = 100
 PRIOR_TIES = 1  # virtual ties of each member with a reference of strength 1
 
 DEFINITION = (
-    "Bradley–Terry strengths (MM algorithm, one virtual tie per sibling with a reference of "
+    "Bradley–Terry strengths (maximum likelihood, one virtual tie per sibling with a reference of "
     "strength 1) from the experts' rankings within the sibling group, ties as half wins; value = "
     "mean win probability against the other siblings × (1 − share of rankings saying all are "
     "wrong); none for an unranked sibling or a group of one."
@@ -31,40 +31,99 @@ def bradley_terry(
     tolerance: float = TOLERANCE,
     max_iterations: int = MAX_ITERATIONS,
 ) -> dict[str, float]:
-    """Bradley–Terry strengths by Hunter's (2004) MM algorithm with a weak prior.
+    """Bradley–Terry strengths with a weak prior: the maximum of the log-likelihood, by Newton's
+    method on log-strengths.
 
     ``wins[(i, j)]`` is how often ``i`` beat ``j`` (a tie adds 0.5 each way). Each member also
     ties once with a fixed reference of strength 1, which keeps strengths finite when a member won
     or lost every comparison, pins the scale (no renormalising), and leaves a member without
-    comparisons at exactly 1. All members are updated at once, in sorted order, so the result does
-    not depend on the order they are given in. Stops when no strength moves by more than
-    ``tolerance`` (relative) or after ``max_iterations``.
+    comparisons at exactly 1. The log-likelihood is strictly concave in the log-strengths, so the
+    maximum is unique; Newton's steps (halved while they do not increase it) reach it in a handful
+    of iterations, where Hunter's MM iteration needs tens of thousands on a group with many
+    rankings (the prior pins the scale only weakly). Stops when no log-strength moves by more than
+    ``tolerance`` or after ``max_iterations``. The result does not depend on the members' order.
 
     >>> strengths = bradley_terry(["a", "b"], {("a", "b"): 1.0})
     >>> round(strengths["a"], 4), round(strengths["b"], 4), round(strengths["a"] * strengths["b"], 4)
     (2.1304, 0.4694, 1.0)
     """
     names = sorted(set(members))
-    games = {
-        i: {j: wins.get((i, j), 0.0) + wins.get((j, i), 0.0) for j in names if j != i}
-        for i in names
-    }
-    scores = {
-        i: PRIOR_TIES / 2 + sum(wins.get((i, j), 0.0) for j in names if j != i) for i in names
-    }
-    strength = dict.fromkeys(names, 1.0)
+    size = len(names)
+    games = [
+        [
+            0.0 if i == j else wins.get((a, b), 0.0) + wins.get((b, a), 0.0)
+            for j, b in enumerate(names)
+        ]
+        for i, a in enumerate(names)
+    ]
+    scores = [PRIOR_TIES / 2 + sum(wins.get((a, b), 0.0) for b in names if b != a) for a in names]
+    theta = [0.0] * size
+
+    def likelihood(t: list[float]) -> float:
+        total = sum(scores[i] * t[i] - PRIOR_TIES * _log1pexp(t[i]) for i in range(size))
+        for i in range(size):
+            for j in range(i + 1, size):
+                if games[i][j]:
+                    high = max(t[i], t[j])
+                    total -= games[i][j] * (
+                        high + math.log(math.exp(t[i] - high) + math.exp(t[j] - high))
+                    )
+        return total
+
+    current = likelihood(theta)
     for _ in range(max_iterations):
-        updated = {}
-        for i in names:
-            denominator = PRIOR_TIES / (strength[i] + 1.0) + math.fsum(
-                n / (strength[i] + strength[j]) for j, n in games[i].items() if n
-            )
-            updated[i] = scores[i] / denominator
-        change = max((abs(math.log(updated[i] / strength[i])) for i in names), default=0.0)
-        strength = updated
-        if change < tolerance:
+        gradient = [0.0] * size
+        hessian = [[0.0] * size for _ in range(size)]  # minus the Hessian: positive definite
+        for i in range(size):
+            prior = _sigmoid(theta[i])
+            gradient[i] = scores[i] - PRIOR_TIES * prior
+            hessian[i][i] = PRIOR_TIES * prior * (1.0 - prior)
+            for j in range(size):
+                if j != i and games[i][j]:
+                    p = _sigmoid(theta[i] - theta[j])
+                    gradient[i] -= games[i][j] * p
+                    hessian[i][i] += games[i][j] * p * (1.0 - p)
+                    hessian[i][j] -= games[i][j] * p * (1.0 - p)
+        step = _solve(hessian, gradient)
+        scale = 1.0
+        while True:
+            trial = [t + scale * d for t, d in zip(theta, step, strict=True)]
+            value = likelihood(trial)
+            if value >= current or scale < 1e-6:
+                break
+            scale /= 2
+        theta, current = trial, value
+        if max((abs(scale * d) for d in step), default=0.0) < tolerance:
             break
-    return strength
+    return {name: math.exp(t) for name, t in zip(names, theta, strict=True)}
+
+
+def _sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
+
+
+def _log1pexp(x: float) -> float:
+    return x + math.log1p(math.exp(-x)) if x > 0 else math.log1p(math.exp(x))
+
+
+def _solve(matrix: list[list[float]], vector: list[float]) -> list[float]:
+    """``matrix⁻¹ · vector`` by Gaussian elimination with partial pivoting (a few members)."""
+    size = len(vector)
+    rows = [[*row, v] for row, v in zip(matrix, vector, strict=True)]
+    for col in range(size):
+        pivot = max(range(col, size), key=lambda r: abs(rows[r][col]))
+        rows[col], rows[pivot] = rows[pivot], rows[col]
+        for r in range(col + 1, size):
+            factor = rows[r][col] / rows[col][col]
+            if factor:
+                for c in range(col, size + 1):
+                    rows[r][c] -= factor * rows[col][c]
+    solution = [0.0] * size
+    for r in range(size - 1, -1, -1):
+        solution[r] = (
+            rows[r][size] - sum(rows[r][c] * solution[c] for c in range(r + 1, size))
+        ) / rows[r][r]
+    return solution
 
 
 def score_preference_group(

@@ -148,9 +148,10 @@ def _claimed(category: Category, claims: Mapping[str, Any]) -> Any:
 def _fold(text: str) -> str:
     """Text for term matching: compatibility forms, no accents ("ālāp" is "alap"), ♯/♭ as #/b,
     casefolded, and every run of non-word characters one space."""
-    text = unicodedata.normalize("NFKD", text.replace("♯", "#").replace("♭", "b"))
-    text = "".join(ch for ch in text if not unicodedata.combining(ch)).casefold()
-    return " ".join(re.sub(r"[^\w#]+", " ", text).split())
+    if not text.isascii():  # ASCII has no compatibility forms, accents, ♯ or ♭: skip the walk
+        text = unicodedata.normalize("NFKD", text.replace("♯", "#").replace("♭", "b"))
+        text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    return " ".join(re.sub(r"[^\w#]+", " ", text.casefold()).split())
 
 
 def mentions(caption: str, term: str) -> bool:
