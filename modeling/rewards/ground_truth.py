@@ -99,16 +99,15 @@ def _best_support(field: str, given: list[tuple[int, Any]]) -> list[tuple[int, A
         return [pair for pair, i in zip(given, identities, strict=True) if i == winner]
     tempos = [_tempo(v) for _, v in given]
     best: list[tuple[int, Any]] = []
+
+    def same(k: int, c: int) -> bool:
+        a, b = tempos[k], tempos[c]
+        if a is None or b is None:
+            return identities[k] == identities[c]
+        return abs(a - b) <= TEMPO_TOLERANCE * abs(b)
+
     for c in range(len(given)):
-        support = [
-            pair
-            for k, pair in enumerate(given)
-            if (
-                abs(tempos[k] - tempos[c]) <= TEMPO_TOLERANCE * abs(tempos[c])
-                if tempos[k] is not None and tempos[c] is not None
-                else identities[k] == identities[c]
-            )
-        ]
+        support = [pair for k, pair in enumerate(given) if same(k, c)]
         if len(support) > len(best):
             best = support
     return best
