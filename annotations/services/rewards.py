@@ -96,11 +96,15 @@ def rewards_recompute(
     generation_ids: Iterable[int] | None = None,
     batch_size: int = BATCH_SIZE,
     on_progress: Callable[[int, int], None] | None = None,
+    processes: int = 1,
 ) -> RecomputeStats:
     """Recompute every reward (and every active profile's composite) of these generations.
 
     ``None`` means every finished generation. Idempotent: rows whose content would not change are
-    not written. ``on_progress(done, total)`` is called after each batch.
+    not written. ``on_progress(done, total)`` is called after each batch. ``processes`` > 1 (on
+    PostgreSQL) spreads the batches over that many processes: the reward functions are Python, so
+    one process uses one core, and the per-song advisory locks keep batches that share a song
+    apart. Worker processes only see committed data.
     """
     finished = Generation.objects.filter(status=Generation.Status.SUCCEEDED)
     if generation_ids is not None:
@@ -109,9 +113,15 @@ def rewards_recompute(
         batches: Iterator[list[int]] = (
             ids[i : i + batch_size] for i in range(0, len(ids), batch_size)
         )
+    elif processes > 1:
+        ids = list(finished.order_by("pk").values_list("pk", flat=True))
+        total = len(ids)
+        batches = (ids[i : i + batch_size] for i in range(0, len(ids), batch_size))
     else:
         total = finished.count()
         batches = _keyset_batches(finished, batch_size)
+    if processes > 1 and connection.vendor == "postgresql":
+        return _recompute_in_processes(batches, total, processes, on_progress)
     functions = reward_functions()
     profiles = list(RewardProfile.objects.filter(is_active=True))
     stats = RecomputeStats()
@@ -122,6 +132,36 @@ def rewards_recompute(
         if on_progress is not None:
             on_progress(min(done, total), total)
     return stats
+
+
+def _recompute_in_processes(
+    batches: Iterator[list[int]],
+    total: int,
+    processes: int,
+    on_progress: Callable[[int, int], None] | None,
+) -> RecomputeStats:
+    import multiprocessing
+
+    from workbench.processes import django_child
+
+    # Spawned, not forked: a forked child would share this process's database connections (and
+    # pool threads). Each child sets Django up on this process's database before any task.
+    context = multiprocessing.get_context("spawn")
+    stats = RecomputeStats()
+    done = 0
+    database = connection.settings_dict["NAME"]
+    with context.Pool(processes, initializer=django_child, initargs=(database,)) as pool:
+        for size, result in pool.imap_unordered(_recompute_batch_in_child, batches):
+            stats.add(result)
+            done += size
+            if on_progress is not None:
+                on_progress(min(done, total), total)
+    return stats
+
+
+def _recompute_batch_in_child(ids: list[int]) -> tuple[int, RecomputeStats]:
+    profiles = list(RewardProfile.objects.filter(is_active=True))
+    return len(ids), _recompute_batch(ids, reward_functions(), profiles)
 
 
 def rewards_schedule_for_review(review: Review) -> None:
@@ -374,6 +414,10 @@ def _compute(inputs: _Inputs, functions: list[RewardFunction]) -> list[_Row]:
                 score_preference_group(members, rankings) if rankings else {}
             )
 
+    ranking_refs = {
+        group_id: {"reviews": [[r["review"], r["version"]] for r in rankings]}
+        for group_id, rankings in inputs.rankings_by_group.items()
+    }
     rows: list[_Row] = []
     for generation in inputs.generations:
         gid, model_version_id = generation["id"], generation["model_version_id"]
@@ -438,18 +482,7 @@ def _compute(inputs: _Inputs, functions: list[RewardFunction]) -> list[_Row]:
         group_id = generation["group_id"]
         if group_id is not None and "preference" in wanted:
             score = preference_by_group.get(group_id, {}).get(str(gid))
-            scored.append(
-                (
-                    "preference",
-                    score,
-                    {
-                        "reviews": [
-                            [r["review"], r["version"]]
-                            for r in inputs.rankings_by_group.get(group_id, [])
-                        ]
-                    },
-                )
-            )
+            scored.append(("preference", score, ranking_refs.get(group_id, {})))
         for function, score, provenance in scored:
             if function in wanted and score is not None and score.value is not None:
                 rows.append(

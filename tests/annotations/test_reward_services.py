@@ -303,3 +303,23 @@ def test_a_profile_used_by_a_training_run_is_protected() -> None:
     with pytest.raises(ProtectedError):
         profile.delete()
     assert run.reward_profile == profile
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_processes_store_exactly_what_one_does() -> None:
+    """The bulk command's --processes: spawned workers on committed data, same rows."""
+    groups = [_siblings() for _ in range(4)]
+    for first, _second in groups:
+        _submit(first, flags=[_flag(first, "Sitar")])
+    ids = [g.pk for group in groups for g in group]
+
+    rewards_recompute(generation_ids=ids, batch_size=3)
+    one = {(r.generation_id, r.function): r.inputs_hash for r in RewardValue.objects.all()}
+    RewardValue.objects.all().delete()
+    CompositeReward.objects.all().delete()
+
+    stats = rewards_recompute(batch_size=3, processes=2)
+    two = {(r.generation_id, r.function): r.inputs_hash for r in RewardValue.objects.all()}
+    assert stats.generations == len(ids) and stats.written == len(one)
+    assert two == one
+    assert CompositeReward.objects.count() == 2 * len(ids)  # two active profiles

@@ -20,11 +20,17 @@ class Command(BaseCommand):
             "--generation", type=int, action="append", default=None, help="Only this id (repeat)."
         )
         parser.add_argument("--batch-size", type=int, default=BATCH_SIZE)
+        parser.add_argument(
+            "--processes",
+            type=int,
+            default=1,
+            help="Worker processes (PostgreSQL; one core each). Default 1.",
+        )
         parser.add_argument("--no-progress", action="store_true", help="No progress bar.")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        if options["batch_size"] < 1:
-            self.stderr.write("--batch-size must be at least 1.")
+        if options["batch_size"] < 1 or options["processes"] < 1:
+            self.stderr.write("--batch-size and --processes must be at least 1.")
             raise SystemExit(2)
         with tqdm(
             total=0, unit="gen", desc="Rewards", disable=options["no_progress"], file=self.stderr
@@ -38,6 +44,7 @@ class Command(BaseCommand):
                 generation_ids=options["generation"],
                 batch_size=options["batch_size"],
                 on_progress=on_progress,
+                processes=options["processes"],
             )
         self.stdout.write(
             f"{stats.generations:,} generation(s): {stats.written:,} reward row(s) written, "
