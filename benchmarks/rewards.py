@@ -46,6 +46,7 @@ import json
 import os
 import pstats
 import random
+import re
 import subprocess
 import sys
 import time
@@ -1009,17 +1010,48 @@ def compare(
 
 
 class Queries:
-    """Counts the statements a block sends (an execute wrapper; next to nothing per query)."""
+    """Counts the statements a block sends and the time each kind waits for the database (an
+    execute wrapper: next to nothing per query). The rest of the wall time is Python's."""
 
     def __init__(self) -> None:
         self.count = 0
+        self.seconds: dict[str, float] = defaultdict(float)
+        self.calls: dict[str, int] = defaultdict(int)
 
     def __call__(self, execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
         self.count += 1
-        return execute(sql, params, many, context)
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            kind = _statement_kind(sql)
+            self.seconds[kind] += time.perf_counter() - started
+            self.calls[kind] += 1
+
+    def report(self, wall: float) -> str:
+        waited = sum(self.seconds.values())
+        lines = [
+            f"  database {waited:.1f} s ({waited / wall:.0%} of the wall time), "
+            f"Python {wall - waited:.1f} s"
+        ]
+        for kind, seconds in sorted(self.seconds.items(), key=lambda item: -item[1])[:8]:
+            lines.append(f"    {seconds:8.1f} s  {self.calls[kind]:6,} × {kind}")
+        return "\n".join(lines)
 
 
-def run_product(label: str, profile_path: str | None = None) -> tuple[float, Any, int]:
+def _statement_kind(sql: str) -> str:
+    """The verb and first table of a statement: "INSERT annotations_rewardvalue"."""
+    verb = sql.lstrip().split(None, 1)[0].upper() if sql.strip() else "?"
+    table = re.search(r"annotations_\w+|auth_\w+", sql)
+    return f"{verb} {table.group(0)}" if table else " ".join(sql.split())[:40]
+
+
+def run_product(
+    label: str,
+    profile_path: str | None = None,
+    processes: int = 1,
+    generation_ids: Sequence[int] | None = None,
+) -> tuple[float, Any, Queries]:
     from annotations.services.rewards import rewards_recompute
 
     bar = tqdm(total=None, desc=label, unit="gen", mininterval=2, file=sys.stderr)
@@ -1034,7 +1066,9 @@ def run_product(label: str, profile_path: str | None = None) -> tuple[float, Any
         started = time.perf_counter()
         if profiler:
             profiler.enable()
-        stats = rewards_recompute(on_progress=progress)
+        stats = rewards_recompute(
+            generation_ids=generation_ids, on_progress=progress, processes=processes
+        )
         if profiler:
             profiler.disable()
         seconds = time.perf_counter() - started
@@ -1047,7 +1081,7 @@ def run_product(label: str, profile_path: str | None = None) -> tuple[float, Any
         out = io.StringIO()
         pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(25)
         print(out.getvalue())
-    return seconds, stats, queries.count
+    return seconds, stats, queries
 
 
 def measured_code() -> str:
@@ -1100,6 +1134,13 @@ def main() -> None:
     parser.add_argument("--generations", type=int, default=1_000_000)
     parser.add_argument("--subset", type=int, default=10_000)
     parser.add_argument("--profile", help="write a cProfile of the first product run here")
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=2,
+        help="processes for the product's full passes (recompute_rewards --processes); the "
+        "subset comparison always runs both sides in one process",
+    )
     args = parser.parse_args()
     if connection.vendor != "postgresql":
         raise SystemExit("rewards needs PostgreSQL (bash benchmarks/run.sh rewards)")
@@ -1119,9 +1160,13 @@ def main() -> None:
         flush=True,
     )
 
-    product_s, stats, product_queries = run_product("product", args.profile)
+    processes = args.processes
+    product_s, stats, product_db = run_product("product", args.profile, processes)
+    product_queries = product_db.count  # the parent's only, when processes > 1
     print(f"product: {product_s:.1f} s, {stats}, {product_queries:,} queries", flush=True)
-    again_s, again, _ = run_product("product again")
+    if processes == 1:
+        print(product_db.report(product_s), flush=True)
+    again_s, again, _ = run_product("product again", processes=processes)
     print(f"product again: {again_s:.1f} s, {again}", flush=True)
 
     ids = sorted(
@@ -1135,6 +1180,13 @@ def main() -> None:
         )
     )
     product_values = stored_values(ids)
+    # Like for like on the subset: the product in one process, then the naive loop, each
+    # writing every row afresh.
+    RewardValue.objects.filter(generation_id__in=ids).delete()
+    CompositeReward.objects.filter(generation_id__in=ids).delete()
+    subset_s, subset_stats, subset_db = run_product("product, subset", generation_ids=ids)
+    print(f"product on the subset, 1 process: {subset_s:.1f} s, {subset_stats}", flush=True)
+    print(subset_db.report(subset_s), flush=True)
     RewardValue.objects.filter(generation_id__in=ids).delete()
     CompositeReward.objects.filter(generation_id__in=ids).delete()
     queries = Queries()
@@ -1142,6 +1194,8 @@ def main() -> None:
         started = time.perf_counter()
         naive_values = naive_recompute(ids)
         naive_s = time.perf_counter() - started
+    print(f"naive: {naive_s:.1f} s, {queries.count:,} queries", flush=True)
+    print(queries.report(naive_s), flush=True)
     problems = compare(product_values, naive_values)
     sizes = table_sizes()
 
@@ -1154,13 +1208,19 @@ def main() -> None:
         ("flags", f"{built.flags:,}"),
         ("distinct texts (malformed)", f"{built.texts} ({built.malformed})"),
         ("build time (not measured)", f"{built.seconds:,.0f} s"),
-        ("product: recompute all", f"{product_s:,.1f} s  ({n / product_s:,.0f} generations/s)"),
+        (
+            f"product: recompute all ({processes} process{'es' if processes > 1 else ''})",
+            f"{product_s:,.1f} s  ({n / product_s:,.0f} generations/s)",
+        ),
         ("product: per 1,000 generations", f"{product_s / n * 1000:.3f} s"),
         (
             "product: rows written",
             f"{stats.written:,} values + {stats.composites_written:,} composites",
         ),
-        ("product: queries", f"{product_queries:,} ({product_queries / n * 1000:.1f} per 1,000)"),
+        (
+            "product: queries (1 process, subset)",
+            f"{subset_db.count:,} ({subset_db.count / subset_size * 1000:.1f} per 1,000)",
+        ),
         ("product again (idempotent)", f"{again_s:,.1f} s"),
         (
             "product again: rows written",
@@ -1170,9 +1230,14 @@ def main() -> None:
             f"naive on {subset_size:,} subset",
             f"{naive_s:,.1f} s  ({queries.count / subset_size:.1f} queries per generation)",
         ),
+        (
+            f"product on the {subset_size:,} subset, 1 process",
+            f"{subset_s:,.1f} s  ({subset_size / subset_s:,.0f} generations/s)",
+        ),
         ("naive: per 1,000 generations", f"{naive_s / subset_size * 1000:.3f} s"),
         (f"naive extrapolated to {n:,}", f"{naive_full:,.0f} s ({naive_full / 3600:.1f} h)"),
-        ("speed-up (naive extrapolated / product)", f"{naive_full / product_s:.1f}×"),
+        ("speed-up on the subset, both in 1 process", f"{naive_s / subset_s:.1f}×"),
+        ("speed-up (naive extrapolated / product, all N)", f"{naive_full / product_s:.1f}×"),
         (
             "same values: naive vs product on subset",
             "yes" if not problems else f"NO ({len(problems)} differ)",
