@@ -2,7 +2,7 @@
 
 Usage (via benchmarks/run.sh, which makes a throwaway database and migrates it):
 
-    bash benchmarks/run.sh rewards                           # 1,000,000 generations (~2 h today)
+    bash benchmarks/run.sh rewards                           # 1,000,000 generations (~50 min)
     bash benchmarks/run.sh rewards --generations 20000       # a quick check
     bash benchmarks/run.sh rewards --generations 20000 --profile /tmp/rewards.prof
 
@@ -21,16 +21,18 @@ What it does, in one run on one database:
    about the duplication, it reads rows. Rows are streamed with ``COPY`` (psycopg 3), foreign-key
    triggers off for the load session only (the rows are consistent by construction), then
    ``VACUUM ANALYZE``, so the measured runs meet a settled database rather than fresh pages.
-2. **Product**: ``annotations.services.rewards.rewards_recompute()`` over every generation (a tqdm
-   bar on stderr): wall time, generations/s, rows written.
+2. **Product**: ``annotations.services.rewards.rewards_recompute(processes=2)`` over every
+   generation (``--processes``; a tqdm bar on stderr): wall time, generations/s, rows written.
 3. **Product again**: same call, same data: wall time; it must write 0 rows.
-4. **Naive baseline** on a 10,000-generation random subset (``--subset``): its reward and composite
-   rows are deleted, then per generation one query for the generation (with its prompt), one for
+4. **Like for like** on a 10,000-generation random subset (``--subset``): its reward and composite
+   rows are deleted and the product recomputes them in one process; they are deleted again and the
+   **naive baseline** recomputes them: per generation one query for the generation (with its prompt), one for
    its reviews, one per review for its flags, one for its song's reviews (ground truth), one for its
    group's rankings and one for the group's members; the same ``modeling.rewards`` functions; each
    value saved with ``RewardValue.objects.update_or_create`` and each profile's composite with
    ``CompositeReward.objects.update_or_create``. What a straightforward Django version does.
-   Its time is extrapolated linearly to N and divided by the product's time on all N.
+   Its time is divided by the product's on the subset, and extrapolated linearly to N and divided
+   by the product's time on all N.
 5. The naive values must equal the product's for the subset (value per (generation, function) and
    per (generation, profile)): "same values: yes", else the run fails after printing the table.
 """

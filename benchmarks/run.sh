@@ -32,8 +32,8 @@ elif [ "$name" = all ]; then
   .venv/bin/python -m benchmarks.review_load
 fi
 if [ "$name" = rewards ]; then
-  # Not part of "all" (1,000,000 generations take tens of minutes). Options after the name go to
-  # the benchmark: --generations 20000, --subset 10000, --profile /tmp/rewards.prof
+  # Not part of "all" (1,000,000 generations take ~50 minutes). Options after the name go to
+  # the benchmark: --generations 20000, --subset 10000, --processes 2, --profile /tmp/rewards.prof
   .venv/bin/python -m benchmarks.rewards "${@:2}"
 fi
 if [ "$name" = all ]; then
