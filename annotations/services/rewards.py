@@ -3,9 +3,10 @@
 The reward functions are ``modeling.rewards`` (the GRPO trainer calls the same code); this module
 feeds them what the workbench knows and stores what they return:
 
-- a batch of generations is loaded with four queries (the outputs; every submitted review of their
-  songs, which carries the verified metadata, the step grades and the sibling rankings; the flags
-  of their own reviews; the members of their sibling groups), never one query per row;
+- a batch of generations is loaded with six queries (their songs; the outputs; their prompts;
+  every submitted review of their songs, which carries the verified metadata, the step grades and
+  the sibling rankings; the flags of their own reviews; the members of their sibling groups),
+  never one query per row;
 - ground truth per song is the experts' agreed value of each verified field
   (``modeling.rewards.ground_truth``), with the agreement recorded in each row's provenance;
 - rows are upserted in one statement per batch and only rewritten when their content changes (a
