@@ -7,8 +7,8 @@ from typing import Any
 
 from django import forms
 
-from annotations.reward_selectors import reward_functions
 from annotations.services.reward_profiles import MAX_ABS_WEIGHT, MAX_NAME_LENGTH
+from annotations.services.rewards import reward_functions
 
 WEIGHT_PREFIX = "weight_"
 

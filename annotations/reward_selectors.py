@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import math
 from collections import defaultdict
-from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import (
@@ -39,6 +38,7 @@ from annotations.models import (
     RewardValue,
     TrainingRun,
 )
+from annotations.services.rewards import reward_functions  # the registry, in page order
 
 # Every function scores in [0, 1] but the hallucination penalty, which only subtracts.
 DEFAULT_RANGE = (0.0, 1.0)
@@ -52,29 +52,6 @@ AGREEMENT_LABELS = {
     "no_agreement": "no agreement",
 }
 MAX_BINS = 100
-
-
-@dataclass(frozen=True)
-class FunctionInfo:
-    name: str
-    version: int
-    definition: str
-    source: str
-
-
-def reward_functions() -> list[FunctionInfo]:
-    """The registered reward functions, in the order the pages show them."""
-    from modeling.rewards import REWARDS
-
-    return [
-        FunctionInfo(
-            name=name,
-            version=int(reward.version),
-            definition=str(getattr(reward, "definition", "")),
-            source=str(getattr(reward, "source", "")),
-        )
-        for name, reward in REWARDS.items()
-    ]
 
 
 def function_range(name: str) -> tuple[float, float]:
