@@ -548,7 +548,7 @@ _INSTRUMENTAL = re.compile(
     r"parts?|layers?|breaks|sections|[^\W\d_]+\s+section))|an\s+instrumental(?=\s*[.,;!]|\s+(?:"
     r"piece|track|song|composition|number|work|recording|tune|cut|version|performance|album)\b)))"
 )
-_SINGULAR = {
+VOCAL_SINGULAR = {  # also the rewards' canonical vocal terms
     "vocals": "vocal",
     "voices": "voice",
     "singers": "singer",
@@ -563,7 +563,7 @@ _SINGULAR = {
 def _vocal_value(phrase: str) -> str:
     words = _norm(phrase).split()
     if words:
-        words[-1] = _SINGULAR.get(words[-1], words[-1])
+        words[-1] = VOCAL_SINGULAR.get(words[-1], words[-1])
     return " ".join(words)
 
 

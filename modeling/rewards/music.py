@@ -10,7 +10,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 
-from modeling.claims import find_meters, normalise_tonic, pitch_class
+from modeling.claims import VOCAL_SINGULAR, find_meters, normalise_tonic, pitch_class
 from modeling.vocabulary import GENRES, INSTRUMENTS, LANGUAGES
 
 TEMPO_TOLERANCE = 0.04
@@ -155,16 +155,6 @@ _VOCABULARIES = {
     "genres": _canonical_map(GENRES),
     "languages": _canonical_map(LANGUAGES),
 }
-_SINGULAR = {
-    "vocals": "vocal",
-    "voices": "voice",
-    "singers": "singer",
-    "vocalists": "vocalist",
-    "choirs": "choir",
-    "rapping": "rap",
-    "rapper": "rap",
-    "rapped": "rap",
-}
 # Experts write "none" for an instrumental track's vocals and languages (see the review form).
 _NONE = {"vocals": {"instrumental"}, "languages": set()}
 
@@ -188,7 +178,7 @@ def canonical_term(term: str, kind: str | None = None) -> str:
     if kind == "vocals":
         words = key.split()
         if words:
-            words[-1] = _SINGULAR.get(words[-1], words[-1])
+            words[-1] = VOCAL_SINGULAR.get(words[-1], words[-1])
         return " ".join(words)
     return key
 
