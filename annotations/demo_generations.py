@@ -169,21 +169,26 @@ def _sample_outputs(prompt: PromptTemplate) -> None:
         )
         _ensure_analysis(song)
         for index, text in enumerate((SAMPLE_OUTPUT, SAMPLE_OUTPUT_B)):
-            generation = Generation.objects.create(
-                song=song,
-                model_version=sample_version,
-                prompt=prompt,
-                group=group,
-                sibling_index=index,
-                status=Generation.Status.RUNNING,
-                started_at=timezone.now(),
-                decoding={"note": "hand-written sample, not sampled from a model"},
-            )
-            generation_record_output(
-                generation=generation,
-                raw_text=text,
-                input_tokens=0,
-                output_tokens=0,
-                rng={},
-                timings={},
-            )
+            record_hand_written(group=group, sibling_index=index, raw_text=text)
+
+
+def record_hand_written(*, group: GenerationGroup, sibling_index: int, raw_text: str) -> Generation:
+    """Store a hand-written output in ``group`` as a finished generation, parsed like a real one."""
+    generation = Generation.objects.create(
+        song=group.song,
+        model_version=group.model_version,
+        prompt=group.prompt,
+        group=group,
+        sibling_index=sibling_index,
+        status=Generation.Status.RUNNING,
+        started_at=timezone.now(),
+        decoding={"note": "hand-written sample, not sampled from a model"},
+    )
+    return generation_record_output(
+        generation=generation,
+        raw_text=raw_text,
+        input_tokens=0,
+        output_tokens=0,
+        rng={},
+        timings={},
+    )

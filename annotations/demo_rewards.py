@@ -18,11 +18,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.utils import timezone
 
-from annotations.demo_generations import SAMPLE_MODEL_NAME
+from annotations.demo_generations import SAMPLE_MODEL_NAME, record_hand_written
 from annotations.models import Generation, GenerationGroup, PromptTemplate, Review
-from annotations.services.generations import generation_record_output
 from annotations.services.reviews import (
     METADATA_FIELDS,
     REVIEW_ASPECTS,
@@ -152,24 +150,7 @@ def _question_for(sample: Generation) -> Generation:
     group = GenerationGroup.objects.create(
         song=sample.song, model_version=sample.model_version, prompt=prompt, size=1
     )
-    generation = Generation.objects.create(
-        song=sample.song,
-        model_version=sample.model_version,
-        prompt=prompt,
-        group=group,
-        status=Generation.Status.RUNNING,
-        started_at=timezone.now(),
-        decoding={"note": "hand-written sample, not sampled from a model"},
-    )
-    generation_record_output(
-        generation=generation,
-        raw_text=QUESTION_OUTPUT,
-        input_tokens=0,
-        output_tokens=0,
-        rng={},
-        timings={},
-    )
-    return generation
+    return record_hand_written(group=group, sibling_index=0, raw_text=QUESTION_OUTPUT)
 
 
 def _review(
