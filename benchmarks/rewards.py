@@ -82,6 +82,7 @@ from annotations.models import (  # noqa: E402
     Song,
 )
 from annotations.roles import EXPERT  # noqa: E402
+from benchmarks.review_load import ADJECTIVES, VERBS  # noqa: E402  (the same caption words)
 from modeling.parsing import PARSER_VERSION, parse_generation, part_text  # noqa: E402
 
 MODEL_NAME = "music-flamingo-think (bench rewards)"
@@ -209,36 +210,6 @@ STYLES: list[tuple[list[str], str, list[str], list[str], list[str], tuple[int, i
 ]
 TONICS = ["C", "G", "D", "A", "E", "B", "F#", "Db", "Ab", "Eb", "Bb", "F"]
 RELATIVE = {t: TONICS[(i + 3) % 12] for i, t in enumerate(TONICS)}  # a major key's relative minor
-ADJECTIVES = [
-    "warm",
-    "bright",
-    "dry",
-    "reverberant",
-    "syncopated",
-    "muted",
-    "punchy",
-    "airy",
-    "dense",
-    "sparse",
-    "driving",
-    "laid-back",
-    "glassy",
-    "gritty",
-    "lush",
-    "percussive",
-]
-VERBS = [
-    "carries",
-    "doubles",
-    "answers",
-    "outlines",
-    "punctuates",
-    "decorates",
-    "anchors",
-    "shadows",
-    "colours",
-    "drives",
-]
 OBJECTS = [
     "the main riff",
     "the vocal line",
