@@ -3,7 +3,7 @@
 The reward functions are ``modeling.rewards`` (the GRPO trainer calls the same code); this module
 feeds them what the workbench knows and stores what they return:
 
-- a batch of generations is loaded with six queries (their songs; the outputs; their prompts;
+- a batch of generations is loaded with five queries (the outputs; their prompts;
   every submitted review of their songs, which carries the verified metadata, the step grades and
   the sibling rankings; the flags of their own reviews; the members of their sibling groups),
   never one query per row;
@@ -108,14 +108,13 @@ def rewards_recompute(
     apart. Worker processes only see committed data.
     """
     finished = Generation.objects.filter(status=Generation.Status.SUCCEEDED)
-    if generation_ids is not None:
-        ids = sorted(set(generation_ids))
-        total = len(ids)
-        batches: Iterator[list[int]] = (
-            ids[i : i + batch_size] for i in range(0, len(ids), batch_size)
+    batches: Iterator[list[int]]
+    if generation_ids is not None or processes > 1:
+        ids = (
+            sorted(set(generation_ids))
+            if generation_ids is not None
+            else list(finished.order_by("pk").values_list("pk", flat=True))
         )
-    elif processes > 1:
-        ids = list(finished.order_by("pk").values_list("pk", flat=True))
         total = len(ids)
         batches = (ids[i : i + batch_size] for i in range(0, len(ids), batch_size))
     else:
@@ -172,15 +171,14 @@ def rewards_schedule_for_review(review: Review) -> None:
     own output's, its rankings its siblings', its verified metadata the ground truth of every
     output of the song.
     """
-    song_id = (
-        Generation.objects.filter(pk=review.generation_id).values_list("song_id", flat=True).get()
-    )
-    ids = list(
-        Generation.objects.filter(song_id=song_id, status=Generation.Status.SUCCEEDED).values_list(
-            "id", flat=True
+    song = Generation.objects.filter(pk=review.generation_id).values("song_id")
+    rewards_schedule(
+        list(
+            Generation.objects.filter(
+                song_id__in=song, status=Generation.Status.SUCCEEDED
+            ).values_list("id", flat=True)
         )
     )
-    rewards_schedule(ids)
 
 
 def rewards_schedule(generation_ids: Sequence[int]) -> None:
@@ -236,10 +234,6 @@ def _recompute_batch(
     ids: list[int], functions: list[RewardFunction], profiles: list[RewardProfile]
 ) -> RecomputeStats:
     with transaction.atomic():
-        song_ids = sorted(
-            set(Generation.objects.filter(pk__in=ids).values_list("song_id", flat=True))
-        )
-        _lock_songs(song_ids)
         inputs = _load(ids)
         rows = _compute(inputs, functions)
         written = _upsert(rows)
@@ -309,6 +303,8 @@ def _load(ids: list[int]) -> _Inputs:
         if generation.pop("parsed__parser_version") != PARSER_VERSION:
             generation["parsed__claims"] = None
     song_ids = {g["song_id"] for g in generations}
+    # Before reading any review: a newer recompute of these songs waits for this one to commit.
+    _lock_songs(sorted(song_ids))
     own = set(ids)
 
     prompts: dict[int, dict[str, Any]] = {
