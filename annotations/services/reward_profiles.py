@@ -70,8 +70,9 @@ def reward_profile_update(
     """Edit a profile in place, or, when a training run used it, create version max+1 of its name.
 
     Returns the profile that holds the edit (the new version when one was created; the frozen one
-    keeps its weights and stored composites, and stops being active when the new one is). The profile's row is locked first: a training run inserted concurrently
-    takes a key-share lock on it, so "frozen" cannot change between the check and the write.
+    keeps its weights and stored composites, and stops being active when the new one is). The
+    profile's row is locked first: a training run inserted concurrently takes a key-share lock on
+    it, so "frozen" cannot change between the check and the write.
     """
     cleaned = _clean_weights(weights)
     locked = RewardProfile.objects.select_for_update().get(pk=profile.pk)
