@@ -27,6 +27,7 @@ _ADMIN_MANAGED_MODELS = (
     "datasetsnapshot",
     "trainingrun",
     "rewardprofile",
+    "modelevaluation",
 )
 
 ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
@@ -71,6 +72,7 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "view_modelversion",
         "view_trainingrun",
         "view_datasetsnapshot",
+        "view_modelevaluation",
         "view_errorcategory",
         "view_rewards",
         "view_rewardprofile",

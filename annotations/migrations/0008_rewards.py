@@ -13,7 +13,7 @@ def seed_profiles(apps, schema_editor):
 
 
 def grant_reward_permissions(apps, schema_editor):
-    sync_role_groups(apps)
+    sync_role_groups(apps, strict=False)
 
 
 class Migration(migrations.Migration):

@@ -8,13 +8,20 @@ from annotations.models.reviews import Flag, Review
 from annotations.models.rewards import CompositeReward, RewardProfile, RewardValue
 from annotations.models.songs import AudioFile, Song
 from annotations.models.taxonomy import ErrorCategory
-from annotations.models.training import DatasetSnapshot, TrainingRun
+from annotations.models.training import (
+    DatasetExample,
+    DatasetSnapshot,
+    ModelEvaluation,
+    TrainingMetric,
+    TrainingRun,
+)
 from annotations.models.vocabulary import Culture, Genre, Instrument, Language
 
 __all__ = [
     "AudioFile",
     "CompositeReward",
     "Culture",
+    "DatasetExample",
     "DatasetSnapshot",
     "ErrorCategory",
     "ExpertProfile",
@@ -25,6 +32,7 @@ __all__ = [
     "Genre",
     "Instrument",
     "Language",
+    "ModelEvaluation",
     "ModelVersion",
     "PromptTemplate",
     "Review",
@@ -32,5 +40,6 @@ __all__ = [
     "RewardValue",
     "Song",
     "SongAnalysis",
+    "TrainingMetric",
     "TrainingRun",
 ]

@@ -43,6 +43,9 @@ class ModelVersion(TimestampedModel):
     checkpoint_sha256 = models.CharField(
         max_length=64, blank=True, help_text="Hash over the weight files, computed at registration."
     )
+    adapter_uri = models.CharField(
+        max_length=500, blank=True, help_text="The LoRA adapter beside the merged weights, if any."
+    )
     dtype = models.CharField(max_length=16, default="bfloat16")
     status = models.CharField(
         max_length=16, choices=Status.choices, default=Status.CANDIDATE, db_index=True
