@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from annotations import generation_views, review_views, reward_views, song_views, views
 
@@ -60,6 +60,9 @@ urlpatterns = [
     path("reviews/<int:pk>/skip/", review_views.review_skip, name="review_skip"),
     path("reviews/<int:pk>/submit/", review_views.review_submit, name="review_submit"),
     path("models/", views.model_version_list, name="model_version_list"),
+    path("", include("annotations.dataset_urls")),
+    path("", include("annotations.training_urls")),
+    path("", include("annotations.model_urls")),
     path("taxonomy/", views.taxonomy, name="taxonomy"),
     path("health/", views.health, name="health"),
 ]

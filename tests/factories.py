@@ -198,3 +198,28 @@ class CompositeRewardFactory(factory.django.DjangoModelFactory):
     model_version = factory.LazyAttribute(lambda o: o.generation.model_version)
     value = 1.0
     computed_at = factory.LazyFunction(_now)
+
+
+class DatasetSnapshotFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.DatasetSnapshot
+
+    name = factory.Sequence(lambda n: f"snapshot-{n}")
+    status = models.DatasetSnapshot.Status.FROZEN
+
+
+class TrainingRunFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.TrainingRun
+
+    stage = models.TrainingRun.Stage.SFT
+    base_version = factory.SubFactory(ModelVersionFactory)
+    dataset_snapshot = factory.SubFactory(DatasetSnapshotFactory)
+
+
+class ModelEvaluationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.ModelEvaluation
+
+    model_version = factory.SubFactory(ModelVersionFactory)
+    snapshot = factory.SubFactory(DatasetSnapshotFactory)

@@ -25,6 +25,8 @@ TASK_ROUTES = {
     "workers.audio.*": {"queue": QUEUE_AUDIO},
     "workers.rewards.*": {"queue": QUEUE_AUDIO},  # CPU work, like the analysis
     "workers.inference.*": {"queue": QUEUE_GPU_INFERENCE},
+    "workers.datasets.*": {"queue": QUEUE_AUDIO},  # snapshot builds: database and files, no GPU
+    "workers.evaluation.*": {"queue": QUEUE_GPU_INFERENCE},  # evaluation is generation
     "workers.training.*": {"queue": QUEUE_GPU_TRAINING},
 }
 
@@ -33,5 +35,12 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.task_queues = [Queue(name, Exchange(name), routing_key=name) for name in QUEUES]
 app.conf.task_default_queue = QUEUE_AUDIO
 app.conf.task_routes = TASK_ROUTES
-# One module per queue; the training module joins this list with its issue.
-app.conf.imports = ("workers.audio", "workers.inference", "workers.rewards")
+# Every task module, so a worker registers every task whatever queue it consumes.
+app.conf.imports = (
+    "workers.audio",
+    "workers.inference",
+    "workers.rewards",
+    "workers.datasets",
+    "workers.training",
+    "workers.evaluation",
+)

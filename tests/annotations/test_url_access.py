@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from tests.annotations import access_datasets, access_models, access_trainings
 from tests.helpers import client_for
 
 ANON = "anonymous"
@@ -149,6 +150,13 @@ MATRIX: dict[str, tuple] = {
 }
 
 
+# Each area's pages keep their rows in their own module, so parallel work does not collide here.
+_AREAS = (access_datasets, access_trainings, access_models)
+for _area in _AREAS:
+    assert not set(_area.MATRIX) & set(MATRIX), "a URL name is in two access matrices"
+    MATRIX.update(_area.MATRIX)
+
+
 def _project_url_names() -> set[str]:
     """Names of every non-admin route, so a new page cannot skip this matrix."""
     names: set[str] = set()
@@ -200,7 +208,13 @@ def objects(
     review = factories.ReviewFactory(generation=generation, expert=expert_user)
     flag = factories.FlagFactory(review=review)
     factories.GenerationFactory(song_id=result.song_id)
+    extra: dict[str, dict[str, object]] = {}
+    for area in _AREAS:
+        extra.update(
+            area.objects(tmp_path=tmp_path, expert_user=expert_user, song_id=result.song_id)
+        )
     return {
+        **extra,
         "review": {"pk": review.pk},
         "review_flag": {"pk": review.pk, "flag_pk": flag.pk},
         "review_hint": {"pk": review.pk, "hint_pk": hint.pk},

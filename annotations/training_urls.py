@@ -1,0 +1,5 @@
+"""Routes of the training pages (included from annotations/urls.py)."""
+
+from django.urls import URLPattern
+
+urlpatterns: list[URLPattern] = []

@@ -1,0 +1,1 @@
+"""Tasks that build dataset snapshots (CPU: the ``audio`` queue)."""

@@ -1,0 +1,1 @@
+"""Tasks on the ``gpu_training`` queue: TRL training runs."""
