@@ -18,7 +18,7 @@ def seed_prompt_library(apps, schema_editor):
 
 
 def grant_run_generation(apps, schema_editor):
-    sync_role_groups(apps, strict=False)  # 0008 adds later permissions, strictly
+    sync_role_groups(apps, strict=False)  # later migrations sync again; the latest, strictly
 
 
 class Migration(migrations.Migration):

@@ -13,7 +13,7 @@ def seed_profiles(apps, schema_editor):
 
 
 def grant_reward_permissions(apps, schema_editor):
-    sync_role_groups(apps, strict=False)
+    sync_role_groups(apps, strict=False)  # 0009 names later permissions and syncs strictly
 
 
 class Migration(migrations.Migration):
