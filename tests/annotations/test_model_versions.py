@@ -4,9 +4,11 @@ generation with a trained version's weights under storage."""
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from django.conf import settings
@@ -28,12 +30,16 @@ from tests import factories
 from tests.audio_files import write_tone
 from tests.tiny_models import tiny_model_path
 
+if TYPE_CHECKING:
+    from modeling.training.runner import TrainingResult
+
 pytestmark = pytest.mark.django_db
 
 
 @dataclass
 class FakeResult:
-    """What ``modeling.training.runner.TrainingResult`` carries that registration reads."""
+    """What ``modeling.training.runner.TrainingResult`` carries, for the rules that need no
+    training (the last test registers a real run's output)."""
 
     status: str
     final_dir: Path | None
@@ -176,9 +182,51 @@ def test_new_generations_default_to_the_serving_version(admin_user) -> None:
     assert generation_form_defaults()["model_version"] == chosen
 
 
-def test_a_trained_version_generates_from_its_weights_under_storage(base, tmp_path: Path) -> None:
+def real_run_output(run: TrainingRun) -> TrainingResult:
+    """Two smoke SFT steps of the tiny model with LoRA, by the workbench's runner, written where
+    the training worker writes a run (under storage)."""
+    from modeling.training.config import training_config
+    from modeling.training.runner import TrainingJob, run_training
+
+    storage = Path(settings.MEDIA_ROOT)
+    (storage / "audio").mkdir(parents=True)
+    write_tone(storage / "audio" / "a.wav", seconds=2.0)
+    row = {
+        "id": "sft-1-caption",
+        "song_id": 1,
+        "audio": {"path": "audio/a.wav", "sha256": ""},
+        "genre": "",
+        "culture": "",
+        "source": "corrected_caption",
+        "messages": [
+            {"role": "user", "content": [{"type": "audio"}, {"type": "text", "text": "Describe."}]},
+            {"role": "assistant", "content": [{"type": "text", "text": "A march at 120 BPM."}]},
+        ],
+    }
+    dataset = storage / "datasets" / "s"
+    (dataset / "sft").mkdir(parents=True)
+    for split in ("train", "eval"):
+        (dataset / "sft" / f"{split}.jsonl").write_text(json.dumps(row, sort_keys=True) + "\n")
+    job = TrainingJob(
+        base_checkpoint=str(tiny_model_path()),
+        base_revision=None,
+        dataset_dir=dataset,
+        audio_root=storage,
+        output_dir=storage / "training" / f"run-{run.pk}",
+        config=training_config("sft", preset="smoke", use_lora=True),
+        device="cpu",
+    )
+    return run_training(job)
+
+
+def test_a_version_from_a_real_run_generates_from_its_weights_under_storage(
+    base, tmp_path: Path
+) -> None:
     run = factories.TrainingRunFactory(base_version=base)
-    version = model_version_register_trained(run=run, result=run_output(run))
+    version = model_version_register_trained(run=run, result=real_run_output(run))
+    assert version.checkpoint_uri == f"training/run-{run.pk}/final"
+    assert version.adapter_uri == f"training/run-{run.pk}/adapter"
+    assert version.checkpoint_sha256 != base.checkpoint_sha256  # trained: other weights
     config = model_config_for(version)
     assert config.checkpoint == str(Path(settings.MEDIA_ROOT) / version.checkpoint_uri)
     song = factories.SongFactory()
