@@ -1,1 +1,28 @@
 """Tasks that build dataset snapshots (CPU: the ``audio`` queue)."""
+
+from __future__ import annotations
+
+from celery import Task, shared_task
+
+from annotations.models import DatasetSnapshot
+from annotations.services.datasets import snapshot_build
+
+
+@shared_task(bind=True, name="workers.datasets.build_snapshot")
+def build_snapshot(self: Task, snapshot_id: int) -> dict:
+    """Build and freeze one snapshot. Idempotent: a frozen or failed snapshot is left as it is,
+    and a redelivery waits on the row lock of the build in progress, then finds it frozen."""
+    if not DatasetSnapshot.objects.filter(pk=snapshot_id).exists():
+        return {"snapshot": snapshot_id, "status": "gone"}
+
+    def on_progress(fraction: float, stage: str) -> None:
+        if self.request.id:  # unset when called directly
+            self.update_state(state="PROGRESS", meta={"progress": fraction, "stage": stage})
+
+    snapshot = snapshot_build(snapshot_id=snapshot_id, on_progress=on_progress)
+    return {
+        "snapshot": snapshot.pk,
+        "status": snapshot.status,
+        "content_sha256": snapshot.content_sha256,
+        "error": snapshot.error,
+    }
