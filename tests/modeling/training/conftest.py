@@ -111,8 +111,17 @@ def snapshot(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     for fmt, rows in _rows(audio).items():
         for split, split_rows in (("train", rows), ("eval", rows[:1])):
             name = f"{fmt}/{split}.jsonl"
-            files[name] = {"sha256": _write_jsonl(dataset_dir / name, split_rows), "rows": len(split_rows)}
-    manifest = {"name": "test", "snapshot_id": 1, "files": files, "filters": {}, "eval_fraction": 0.2}
+            files[name] = {
+                "sha256": _write_jsonl(dataset_dir / name, split_rows),
+                "rows": len(split_rows),
+            }
+    manifest = {
+        "name": "test",
+        "snapshot_id": 1,
+        "files": files,
+        "filters": {},
+        "eval_fraction": 0.2,
+    }
     (dataset_dir / "manifest.json").write_text(json.dumps(manifest, sort_keys=True))
     return {"dataset_dir": dataset_dir, "audio_root": audio_root}
 
@@ -122,3 +131,25 @@ def tiny_model() -> Path:
     from tests.tiny_models import tiny_model_path
 
     return tiny_model_path()
+
+
+@pytest.fixture
+def make_job(tmp_path: Path, snapshot: dict[str, Path], tiny_model: Path):
+    """``make_job(stage, use_lora=..., output_dir=..., **overrides)``: a smoke-preset TrainingJob."""
+    from modeling.training.config import training_config
+    from modeling.training.runner import TrainingJob
+
+    def make(
+        stage: str, *, use_lora: bool = False, output_dir: Path | None = None, **overrides: Any
+    ):
+        return TrainingJob(
+            base_checkpoint=str(tiny_model),
+            base_revision=None,
+            dataset_dir=snapshot["dataset_dir"],
+            audio_root=snapshot["audio_root"],
+            output_dir=output_dir or tmp_path / f"run-{stage}",
+            config=training_config(stage, preset="smoke", use_lora=use_lora, overrides=overrides),
+            device="cpu",
+        )
+
+    return make
