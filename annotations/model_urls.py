@@ -1,5 +1,20 @@
 """Routes of the model pages (included from annotations/urls.py)."""
 
-from django.urls import URLPattern
+from django.urls import URLPattern, path
 
-urlpatterns: list[URLPattern] = []
+from annotations import model_views
+
+urlpatterns: list[URLPattern] = [
+    path("models/", model_views.model_version_list, name="model_version_list"),
+    path("models/<int:pk>/", model_views.model_version_detail, name="model_version_detail"),
+    path(
+        "models/<int:pk>/promote/",
+        model_views.model_version_promote_view,
+        name="model_version_promote",
+    ),
+    path(
+        "models/<int:pk>/retire/",
+        model_views.model_version_retire_view,
+        name="model_version_retire",
+    ),
+]

@@ -59,7 +59,6 @@ urlpatterns = [
     ),
     path("reviews/<int:pk>/skip/", review_views.review_skip, name="review_skip"),
     path("reviews/<int:pk>/submit/", review_views.review_submit, name="review_submit"),
-    path("models/", views.model_version_list, name="model_version_list"),
     path("", include("annotations.dataset_urls")),
     path("", include("annotations.training_urls")),
     path("", include("annotations.model_urls")),

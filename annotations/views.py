@@ -60,12 +60,6 @@ def song_list(request: HtmxHttpRequest) -> HttpResponse:
 
 
 @require_GET
-@permission_required("annotations.view_modelversion", raise_exception=True)
-def model_version_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "model_versions/list.html", {"rows": selectors.model_version_lineage()})
-
-
-@require_GET
 @permission_required("annotations.view_errorcategory", raise_exception=True)
 def taxonomy(request: HttpRequest) -> HttpResponse:
     return render(request, "taxonomy.html", {"groups": selectors.taxonomy_by_kind()})

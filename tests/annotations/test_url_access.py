@@ -18,10 +18,6 @@ ADMIN_LOGIN_REDIRECT = "admin-login"
 MATRIX: dict[str, tuple] = {
     "home": ("get", {ANON: LOGIN_REDIRECT, "expert": 200, "admin": 200, "auditor": 200}),
     "song_list": ("get", {ANON: LOGIN_REDIRECT, "expert": 200, "admin": 200, "auditor": 200}),
-    "model_version_list": (
-        "get",
-        {ANON: LOGIN_REDIRECT, "expert": 403, "admin": 200, "auditor": 200},
-    ),
     "song_upload": ("get", {ANON: LOGIN_REDIRECT, "expert": 403, "admin": 200, "auditor": 403}),
     "song_upload_file": (
         "post",

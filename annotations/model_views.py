@@ -1,0 +1,67 @@
+"""Model pages: the lineage tree, a version's provenance and evaluations against its parent, and
+the promote / retire actions.
+
+Thin: parse, authorise, call one selector or service, render. Auditors read; admins promote and
+retire (``promote_modelversion``); experts see none of it.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.vary import vary_on_headers
+
+from annotations import model_selectors, selectors
+from annotations.errors import ValidationFailed
+from annotations.permissions import access_model_version_for_user
+from annotations.services.model_versions import model_version_promote, model_version_retire
+from annotations.views import HtmxHttpRequest
+
+
+@require_GET
+@permission_required("annotations.view_modelversion", raise_exception=True)
+def model_version_list(request: HttpRequest) -> HttpResponse:
+    return render(request, "model_versions/list.html", {"rows": selectors.model_version_lineage()})
+
+
+@require_GET
+@permission_required("annotations.view_modelversion", raise_exception=True)
+@vary_on_headers("HX-Request")
+def model_version_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    version = access_model_version_for_user(request.user, pk)
+    context = {
+        "version": version,
+        **model_selectors.model_version_detail(version),
+        "can_promote": request.user.has_perm("annotations.promote_modelversion"),
+        "can_see_evaluations": request.user.has_perm("annotations.view_modelevaluation"),
+    }
+    partial = request.htmx and context["can_see_evaluations"]
+    template = "model_versions/detail.html#evaluations" if partial else "model_versions/detail.html"
+    return render(request, template, context)
+
+
+@require_POST
+@permission_required("annotations.promote_modelversion", raise_exception=True)
+def model_version_promote_view(request: HttpRequest, pk: int) -> HttpResponse:
+    version = access_model_version_for_user(request.user, pk, write=True)
+    version = model_version_promote(version=version, actor=request.user)
+    messages.success(
+        request, f"{version} now serves new {version.get_variant_display()} generations."
+    )
+    return redirect("model_version_detail", pk=version.pk)
+
+
+@require_POST
+@permission_required("annotations.promote_modelversion", raise_exception=True)
+def model_version_retire_view(request: HttpRequest, pk: int) -> HttpResponse:
+    version = access_model_version_for_user(request.user, pk, write=True)
+    try:
+        version = model_version_retire(version=version, actor=request.user)
+    except ValidationFailed as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"{version} is retired: new generation requests refuse it.")
+    return redirect("model_version_detail", pk=version.pk)
