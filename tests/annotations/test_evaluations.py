@@ -181,12 +181,15 @@ def test_a_snapshot_without_its_files_fails_readably(trained) -> None:
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
 def test_a_trained_version_and_its_parent_are_evaluated_by_the_worker(tmp_path: Path) -> None:
+    from tests.snapshots import build_test_snapshot
+
     base = model_version_register_local(
         name="tiny-base", directory=tiny_model_path(), dtype="float32"
     )
     run = factories.TrainingRunFactory(base_version=base)
     version = model_version_register_trained(run=run, result=run_output(run))
-    snapshot = frozen_snapshot()
+    snapshot = build_test_snapshot(tmp_path=tmp_path)
+    expected_rows = len(evaluations.eval_rows(snapshot))
     with celery_worker(
         queues="gpu_inference", media_root=settings.MEDIA_ROOT, data_dir=tmp_path / "data"
     ) as worker:
@@ -200,6 +203,9 @@ def test_a_trained_version_and_its_parent_are_evaluated_by_the_worker(tmp_path: 
     assert sorted(rows.values_list("status", "error")) == [("succeeded", "")] * 2
     child = rows.get(model_version=version)
     parent = rows.get(model_version=base)
+    assert expected_rows > 0
+    assert child.metrics["rows"] == child.metrics["generated"] == expected_rows
+    assert child.progress == 1.0
     # Same weights (the fake run copied its parent), greedy decoding: the same figures.
     assert child.metrics == parent.metrics
     assert child.samples == parent.samples

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import doctest
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +85,13 @@ def test_nothing_generated_gives_no_rates() -> None:
     metrics = score_outputs([question("sarod")], [Output("q", error="boom")]).metrics
     assert metrics["mc_accuracy"] is None and metrics["format_compliance"] is None
     assert metrics["reward/format"] is None and metrics["hints_per_generation"] is None
+
+
+def test_the_module_examples_hold() -> None:
+    import modeling.training.evaluation
+
+    result = doctest.testmod(modeling.training.evaluation)
+    assert result.attempted > 0 and result.failed == 0
 
 
 def test_the_prompt_text_is_the_user_message_text() -> None:
