@@ -9,6 +9,7 @@ steps on a CPU with the tiny model: what the tests and the learning check run.
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -193,7 +194,12 @@ def common_training_args(config: TrainingConfig, output_dir: Any) -> dict[str, A
     """The keyword arguments every TRL config of ours shares (SFTConfig, DPOConfig, GRPOConfig)."""
     import torch
 
-    bf16 = torch.cuda.is_available() if config.bf16 is None else config.bf16
+    on_gpu = torch.cuda.is_available() and os.environ.get("ACCELERATE_USE_CPU", "").lower() not in (
+        "1",
+        "true",
+        "yes",
+    )  # the runner sets ACCELERATE_USE_CPU for a job pinned to the CPU
+    bf16 = on_gpu if config.bf16 is None else config.bf16
     return {
         "output_dir": str(output_dir),
         "learning_rate": config.learning_rate,
@@ -206,6 +212,7 @@ def common_training_args(config: TrainingConfig, output_dir: Any) -> dict[str, A
         "warmup_steps": config.warmup_ratio,
         "weight_decay": config.weight_decay,
         "bf16": bf16,
+        "use_cpu": not on_gpu,
         "seed": config.seed,
         "logging_steps": config.logging_steps,
         "save_strategy": "steps",

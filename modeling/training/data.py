@@ -44,7 +44,7 @@ def load_rows(dataset_dir: str | Path, fmt: str, split: str) -> Any:
 def is_reasoning_row(row: Mapping[str, Any]) -> bool:
     """An sft row whose target reasons in ``<think>`` (the chain-of-thought warm-up's rows)."""
     return any(
-        "<think>" in part.get("text", "")
+        "<think>" in (part.get("text") or "")
         for message in row["messages"]
         if message["role"] == "assistant"
         for part in message["content"]

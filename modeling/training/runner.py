@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from modeling.training.config import STAGE_FORMAT, TrainingConfig
+from modeling.training.config import STAGE_FORMAT, TrainingConfig, common_training_args
 from modeling.training.data import audio_loader, is_reasoning_row, load_rows
 
 log = logging.getLogger(__name__)
@@ -219,7 +219,7 @@ def load_for_training(job: TrainingJob) -> tuple[Any, Any]:
     from transformers import AutoProcessor, MusicFlamingoForConditionalGeneration
 
     config = job.config
-    bf16 = torch.cuda.is_available() and job.device != "cpu" if config.bf16 is None else config.bf16
+    bf16 = common_training_args(config, job.checkpoints_dir)["bf16"]
     revision: dict[str, Any] = {"revision": job.base_revision} if job.base_revision else {}
     model: Any = MusicFlamingoForConditionalGeneration.from_pretrained(
         job.base_checkpoint, dtype=torch.bfloat16 if bf16 else torch.float32, **revision
