@@ -29,14 +29,20 @@ def split_conversation(
 ) -> tuple[str, str]:
     """Render ``prompt`` (ending with the generation prompt) and the completion text that follows it.
 
-    The completion is the full conversation's text minus the prompt's, so it carries exactly the
-    end-of-turn tokens the chat template puts after an assistant message.
+    The completion is the full conversation's text minus the prompt's, so it ends with exactly the
+    end-of-turn token the chat template puts after an assistant message.
     """
     prompt_text = processor.apply_chat_template(prompt, tokenize=False, add_generation_prompt=True)
     full_text = processor.apply_chat_template(prompt + completion, tokenize=False)
     if not full_text.startswith(prompt_text):
         raise ValueError("the chat template renders the prompt differently inside the conversation")
-    return prompt_text, full_text[len(prompt_text) :]
+    completion = full_text[len(prompt_text) :]
+    # Learn up to the end-of-turn token, not the newline the template writes after it: generation
+    # stops at that token, so nothing after it is ever produced.
+    eos = processor.tokenizer.eos_token
+    if eos and eos in completion:
+        completion = completion[: completion.rindex(eos) + len(eos)]
+    return prompt_text, completion
 
 
 def sft_prompt_and_completion(

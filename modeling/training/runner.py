@@ -160,7 +160,8 @@ def run_training(job: TrainingJob, hooks: TrainingHooks | None = None) -> Traini
         output = trainer.train(resume_from_checkpoint=str(resume[1]) if resume else None)
         state = trainer.state
         metrics = {**progress.last_values, **_floats(output.metrics)}
-        if progress.stopped:
+        # A stop that arrives with the last step changes nothing: the run is complete.
+        if progress.stopped and state.global_step < state.max_steps:
             return TrainingResult(
                 "cancelled", state.global_step, state.max_steps, None, None, metrics
             )

@@ -42,7 +42,7 @@ def test_sft_labels_are_exactly_the_assistant_turn(processor, loader, snapshot) 
     for index, row in enumerate(rows):
         labels = batch["labels"][index]
         learned = labels[labels != IGNORE_INDEX].tolist()
-        assert tokenizer.decode(learned) == _assistant_text(row) + "<|im_end|>\n"
+        assert tokenizer.decode(learned) == _assistant_text(row) + "<|im_end|>"
         # The learned tokens are the last real tokens of the row, where the labels equal the ids.
         real = batch["attention_mask"][index].bool()
         assert batch["input_ids"][index][real].tolist()[-len(learned) :] == learned
@@ -105,8 +105,6 @@ def test_dpo_batches_pair_each_prompt_and_audio_with_both_answers(
         for offset, key in ((0, "chosen"), (n, "rejected")):
             ids = batch["input_ids"][index + offset]
             completion = ids[batch["completion_mask"][index + offset].bool()].tolist()
-            assert (
-                tokenizer.decode(completion) == row[key][0]["content"][0]["text"] + "<|im_end|>\n"
-            )
+            assert tokenizer.decode(completion) == row[key][0]["content"][0]["text"] + "<|im_end|>"
     audio_id = tokenizer.convert_tokens_to_ids("<sound>")
     assert (batch["completion_mask"][batch["input_ids"] == audio_id] == 0).all()

@@ -191,3 +191,9 @@ def test_grpo_reward_means_get_the_workbench_names() -> None:
         "reward/format": 0.25,
         "rewards/format/std": 0.1,
     }
+
+
+def test_a_stop_that_arrives_with_the_last_step_still_completes_the_run(make_job) -> None:
+    result = run_training(make_job("sft"), RecordingHooks(stop_after=2))
+    assert result.status == "completed"
+    assert result.final_dir is not None and (result.final_dir / "config.json").is_file()
