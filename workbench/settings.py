@@ -260,6 +260,16 @@ WORKBENCH_MODEL_ATTN_IMPLEMENTATION = env_str("WORKBENCH_MODEL_ATTN_IMPLEMENTATI
 WORKBENCH_MODEL_MAX_BATCH_SIZE = env_int("WORKBENCH_MODEL_MAX_BATCH_SIZE", 8)
 WORKBENCH_MODEL_MAX_BATCH_WINDOWS = env_int("WORKBENCH_MODEL_MAX_BATCH_WINDOWS", 80)
 WORKBENCH_MODEL_TASK_SIZE = env_int("WORKBENCH_MODEL_TASK_SIZE", 16)
+# Training runs on the gpu_training workers: "inprocess" trains inside the worker (one GPU, and the
+# CPU tests); "subprocess" in a child Python process; "accelerate" under `accelerate launch` across
+# the machine's GPUs with WORKBENCH_ACCELERATE_CONFIG (fsdp, deepspeed_zero3, or a config file path).
+WORKBENCH_TRAINING_LAUNCHER = env_str("WORKBENCH_TRAINING_LAUNCHER", "inprocess")
+if WORKBENCH_TRAINING_LAUNCHER not in ("inprocess", "subprocess", "accelerate"):
+    raise ImproperlyConfigured(
+        f"WORKBENCH_TRAINING_LAUNCHER={WORKBENCH_TRAINING_LAUNCHER!r} is unknown; use inprocess, "
+        "subprocess or accelerate."
+    )
+WORKBENCH_ACCELERATE_CONFIG = env_str("WORKBENCH_ACCELERATE_CONFIG", "fsdp")
 
 # --- Security -------------------------------------------------------------------------------
 # HTTPS is assumed in production (behind a TLS-terminating proxy); the demo is plain localhost HTTP.

@@ -1,1 +1,52 @@
-"""Tasks on the ``gpu_training`` queue: TRL training runs."""
+"""Tasks on the ``gpu_training`` queue: TRL training runs.
+
+A run takes hours, so its message is acknowledged late and rejected back to the broker when the
+worker is lost; the run's advisory lock (annotations.services.training) makes any redelivery
+harmless: a delivery that finds the run held returns at once, one that finds it finished returns
+quietly, and one that finds it running with nobody holding it resumes from the last checkpoint.
+A worker that consumes ``gpu_training`` re-enqueues such orphaned runs when it starts.
+
+Importing this module imports no torch (the service imports ``modeling`` lazily).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import Task, shared_task
+from celery.signals import worker_ready
+
+from annotations.services.training import training_run_execute, training_runs_recover
+from workbench.celery import QUEUE_GPU_TRAINING
+
+log = logging.getLogger(__name__)
+
+
+@shared_task(
+    bind=True, name="workers.training.run_training", acks_late=True, reject_on_worker_lost=True
+)
+def run_training(self: Task, run_id: int) -> dict[str, Any]:
+    """Train run ``run_id``; returns its status, or ``skipped`` when another delivery holds it."""
+    redelivered = bool((self.request.delivery_info or {}).get("redelivered"))
+    run = training_run_execute(
+        run_id=run_id, task_id=self.request.id or "", redelivered=redelivered
+    )
+    if run is None:
+        return {"run": run_id, "status": "skipped"}
+    return {"run": run.pk, "status": run.status, "step": run.step, "attempts": run.attempts}
+
+
+@worker_ready.connect
+def recover_training_runs(sender: Any = None, **_: Any) -> None:
+    """On a worker that consumes ``gpu_training``: resume the runs whose worker died."""
+    try:
+        queues = set(sender.app.amqp.queues.consume_from)
+    except AttributeError:
+        return
+    if QUEUE_GPU_TRAINING not in queues:
+        return
+    try:
+        training_runs_recover()
+    except Exception:  # a worker must start even if the database is briefly unreachable
+        log.exception("could not recover orphaned training runs")
