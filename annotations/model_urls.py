@@ -13,6 +13,11 @@ urlpatterns: list[URLPattern] = [
         name="model_version_promote",
     ),
     path(
+        "models/<int:pk>/evaluate/",
+        model_views.model_version_evaluate,
+        name="model_version_evaluate",
+    ),
+    path(
         "models/<int:pk>/retire/",
         model_views.model_version_retire_view,
         name="model_version_retire",

@@ -16,7 +16,9 @@ from django.views.decorators.vary import vary_on_headers
 
 from annotations import model_selectors, selectors
 from annotations.errors import ValidationFailed
+from annotations.model_forms import EvaluateForm
 from annotations.permissions import access_model_version_for_user
+from annotations.services.evaluations import evaluation_schedule
 from annotations.services.model_versions import model_version_promote, model_version_retire
 from annotations.views import HtmxHttpRequest
 
@@ -37,6 +39,7 @@ def model_version_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         **model_selectors.model_version_detail(version),
         "can_promote": request.user.has_perm("annotations.promote_modelversion"),
         "can_see_evaluations": request.user.has_perm("annotations.view_modelevaluation"),
+        "evaluate_form": EvaluateForm(),
     }
     partial = request.htmx and context["can_see_evaluations"]
     template = "model_versions/detail.html#evaluations" if partial else "model_versions/detail.html"
@@ -64,4 +67,24 @@ def model_version_retire_view(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, exc.message)
     else:
         messages.success(request, f"{version} is retired: new generation requests refuse it.")
+    return redirect("model_version_detail", pk=version.pk)
+
+
+@require_POST
+@permission_required("annotations.promote_modelversion", raise_exception=True)
+def model_version_evaluate(request: HttpRequest, pk: int) -> HttpResponse:
+    """Evaluate the version (and its parent) on a frozen snapshot the admin picks."""
+    version = access_model_version_for_user(request.user, pk, write=True)
+    form = EvaluateForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(str(e) for e in form.errors["snapshot"]))
+        return redirect("model_version_detail", pk=version.pk)
+    snapshot = form.cleaned_data["snapshot"]
+    try:
+        scheduled = evaluation_schedule(model_version=version, snapshot=snapshot)
+    except ValidationFailed as exc:
+        messages.error(request, exc.message)
+    else:
+        names = " and ".join(str(e.model_version) for e in scheduled)
+        messages.success(request, f"Evaluating {names} on {snapshot}; progress shows below.")
     return redirect("model_version_detail", pk=version.pk)

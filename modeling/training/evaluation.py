@@ -161,7 +161,6 @@ def generate_outputs(
     from modeling.backends import GenerationRequest, create_backend
     from modeling.batching import generate_all
 
-    generator = create_backend(backend, model)
     outputs = [Output(str(row.get("id", index))) for index, row in enumerate(rows)]
     audio: dict[str, PreparedAudio] = {}
     requests = []
@@ -186,6 +185,9 @@ def generate_outputs(
         )
     if on_progress is not None:
         on_progress(done, total)
+    if not requests:  # nothing to hear: no reason to load the model
+        return outputs
+    generator = create_backend(backend, model)
     for results in generate_all(generator, requests, BatchingConfig(max_batch_size=batch_size)):
         for result in results:
             outputs[result.key] = Output(outputs[result.key].row_id, result.text, result.error)

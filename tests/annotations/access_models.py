@@ -24,6 +24,12 @@ MATRIX: dict[str, tuple] = {
         {ANON: LOGIN_REDIRECT, "expert": 403, "admin": 302, "auditor": 403},
         "model_version",
     ),
+    # Without a snapshot the action redirects back and says to pick one.
+    "model_version_evaluate": (
+        "post",
+        {ANON: LOGIN_REDIRECT, "expert": 403, "admin": 302, "auditor": 403},
+        "model_version",
+    ),
     "model_version_retire": (
         "post",
         {ANON: LOGIN_REDIRECT, "expert": 403, "admin": 302, "auditor": 403},

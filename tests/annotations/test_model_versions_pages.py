@@ -179,3 +179,33 @@ def test_admins_see_promote_and_a_disabled_retire_on_the_serving_version(
     )
     assert 'id="promote"' not in html
     assert 'id="retire" disabled' in html
+
+
+def test_an_admin_evaluates_a_version_on_a_frozen_snapshot(
+    lineage, admin_user, django_capture_on_commit_callbacks
+) -> None:
+    snapshot = factories.DatasetSnapshotFactory(name="feedback-dec")
+    child = lineage["child"]
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = client_for(admin_user).post(
+            reverse("model_version_evaluate", args=[child.pk]),
+            {"snapshot": snapshot.pk},
+            follow=True,
+        )
+    assert "progress shows below" in response.content.decode()
+    assert set(snapshot.evaluations.values_list("model_version", "status")) == {
+        (child.pk, "queued"),
+        (lineage["base"].pk, "queued"),
+    }
+    assert len(callbacks) == 1
+
+
+def test_evaluating_on_an_unfrozen_snapshot_is_refused_readably(lineage, admin_user) -> None:
+    snapshot = factories.DatasetSnapshotFactory(name="half-built", status="building")
+    response = client_for(admin_user).post(
+        reverse("model_version_evaluate", args=[lineage["child"].pk]),
+        {"snapshot": snapshot.pk},
+        follow=True,
+    )
+    assert "That snapshot is not frozen" in response.content.decode()
+    assert not snapshot.evaluations.exists()

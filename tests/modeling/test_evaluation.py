@@ -141,3 +141,14 @@ def test_the_tiny_model_is_evaluated_end_to_end(tmp_path: Path) -> None:
         checkpoint=str(tiny_model_path()), rows=rows[:1], audio_root=tmp_path, decoding=decoding
     )
     assert again.samples[0]["output"] == result.samples[0]["output"]
+
+
+def test_an_empty_split_is_scored_without_loading_the_model(tmp_path: Path) -> None:
+    result = evaluate(
+        checkpoint=str(tmp_path / "no-such-model"),
+        rows=[],
+        audio_root=tmp_path,
+        decoding=DecodingParams(max_new_tokens=4, do_sample=False),
+    )
+    assert (result.metrics["rows"], result.metrics["generated"]) == (0, 0)
+    assert result.samples == []
