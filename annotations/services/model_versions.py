@@ -72,7 +72,7 @@ def model_version_register_local(
 
 
 # A stage's outputs are reasoning traces (think) when it trains on them; otherwise the parent's.
-_THINKING_STAGES = ("cot", "grpo")
+_THINKING_STAGES = (TrainingRun.Stage.COT, TrainingRun.Stage.GRPO)
 
 
 def storage_relative(path: Path) -> str:
@@ -87,17 +87,17 @@ def storage_relative(path: Path) -> str:
         ) from None
 
 
-@transaction.atomic
 def model_version_register_trained(*, run: TrainingRun, result: TrainingResult) -> ModelVersion:
     """The candidate version a finished run produced: parent, run (and so snapshot, reward profile
     and config) recorded, weights hashed.
 
     Idempotent per run: a second call (a redelivered task, a retry after a crash) returns the
-    version already registered. The run's row is locked, so two concurrent calls make one version.
-    Raises ValidationFailed when the run did not complete or left no merged weights.
+    version already registered; the run's row is locked while the version is written, so two
+    concurrent calls make one version. The weights are hashed before that lock is taken (minutes
+    for an 8 B checkpoint). Raises ValidationFailed when the run did not complete, left no merged
+    weights, or wrote them outside the storage root.
     """
-    run = TrainingRun.objects.select_for_update().select_related("base_version").get(pk=run.pk)
-    existing = ModelVersion.objects.filter(training_run=run).first()
+    existing = ModelVersion.objects.filter(training_run_id=run.pk).first()
     if existing is not None:
         return existing
     if result.status != "completed":
@@ -108,23 +108,31 @@ def model_version_register_trained(*, run: TrainingRun, result: TrainingResult) 
         raise ValidationFailed(
             f"{run} saved no merged weights; the inference workers load merged weights only."
         )
-    parent = run.base_version
-    suffix = f"-{run.stage}-{run.pk}"
-    room = (ModelVersion._meta.get_field("name").max_length or 120) - len(suffix)
-    version = ModelVersion(
-        name=parent.name[:room] + suffix,
-        variant=ModelVersion.Variant.THINK if run.stage in _THINKING_STAGES else parent.variant,
-        parent=parent,
-        training_run=run,
-        checkpoint_uri=storage_relative(result.final_dir),
-        checkpoint_sha256=checkpoint_sha256(Path(result.final_dir)),
-        adapter_uri=storage_relative(result.adapter_dir) if result.adapter_dir else "",
-        dtype=parent.dtype,
-        status=ModelVersion.Status.CANDIDATE,
-    )
-    version.full_clean()
-    version.save()
-    log.info("registered %s from %s (%s)", version, run, version.checkpoint_sha256[:12])
+    checkpoint_uri = storage_relative(result.final_dir)
+    adapter_uri = storage_relative(result.adapter_dir) if result.adapter_dir else ""
+    digest = checkpoint_sha256(Path(result.final_dir))
+    with transaction.atomic():
+        run = TrainingRun.objects.select_for_update().select_related("base_version").get(pk=run.pk)
+        existing = ModelVersion.objects.filter(training_run=run).first()
+        if existing is not None:
+            return existing
+        parent = run.base_version
+        suffix = f"-{run.stage}-{run.pk}"
+        room = (ModelVersion._meta.get_field("name").max_length or 120) - len(suffix)
+        version = ModelVersion(
+            name=parent.name[:room] + suffix,
+            variant=ModelVersion.Variant.THINK if run.stage in _THINKING_STAGES else parent.variant,
+            parent=parent,
+            training_run=run,
+            checkpoint_uri=checkpoint_uri,
+            checkpoint_sha256=digest,
+            adapter_uri=adapter_uri,
+            dtype=parent.dtype,
+            status=ModelVersion.Status.CANDIDATE,
+        )
+        version.full_clean()
+        version.save()
+    log.info("registered %s from %s (%s)", version, run, digest[:12])
     return version
 
 

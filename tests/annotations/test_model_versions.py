@@ -245,3 +245,24 @@ def test_a_version_from_a_real_run_generates_from_its_weights_under_storage(
     assert set(Generation.objects.filter(pk__in=ids).values_list("status", flat=True)) == {
         "succeeded"
     }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_registrations_of_a_run_make_one_version(base) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection
+
+    run = factories.TrainingRunFactory(base_version=base)
+    result = run_output(run)
+
+    def register(_: int) -> int:
+        try:
+            return model_version_register_trained(run=run, result=result).pk
+        finally:
+            connection.close()  # each thread has its own connection
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        pks = list(pool.map(register, range(2)))
+    assert pks[0] == pks[1]
+    assert ModelVersion.objects.filter(training_run=run).count() == 1
