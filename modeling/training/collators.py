@@ -36,13 +36,13 @@ def split_conversation(
     full_text = processor.apply_chat_template(prompt + completion, tokenize=False)
     if not full_text.startswith(prompt_text):
         raise ValueError("the chat template renders the prompt differently inside the conversation")
-    completion = full_text[len(prompt_text) :]
+    answer = full_text[len(prompt_text) :]
     # Learn up to the end-of-turn token, not the newline the template writes after it: generation
     # stops at that token, so nothing after it is ever produced.
     eos = processor.tokenizer.eos_token
-    if eos and eos in completion:
-        completion = completion[: completion.rindex(eos) + len(eos)]
-    return prompt_text, completion
+    if eos and eos in answer:
+        answer = answer[: answer.rindex(eos) + len(eos)]
+    return prompt_text, answer
 
 
 def sft_prompt_and_completion(
