@@ -133,7 +133,10 @@ class ExpertProfileAdmin(admin.ModelAdmin):
 
 @admin.register(models.DatasetSnapshot)
 class DatasetSnapshotAdmin(ReadOnlyAdmin):
+    # Built and frozen by annotations.services.datasets only; frozen snapshots never change.
     list_display = ("name", "status", "content_sha256", "created_at")
+    list_filter = ("status",)
+    search_fields = ("name", "content_sha256")
 
 
 @admin.register(models.TrainingRun)

@@ -122,7 +122,9 @@ def reviewed_songs(
         genre, culture = strata[index % len(strata)]
         result = song_import_file(
             path=write_tone(
-                folder / f"song-{serial}-{index}.wav", seconds=2.0, freq=220.0 + 37 * index
+                folder / f"song-{serial}-{index}.wav",
+                seconds=2.0,
+                freq=220.0 + 37 * index + 5 * (serial % 300),
             ),
             metadata=SongMetadata(
                 title=f"Snapshot song {serial}-{index}", genres=[genre], cultures=[culture]

@@ -166,7 +166,10 @@ def snapshot_filters_clean(filters: Mapping[str, Any]) -> dict[str, Any]:
     if "date_from" in dates and "date_to" in dates and dates["date_from"] > dates["date_to"]:
         raise ValidationFailed("The start date is after the end date.")
 
-    minimum = _int(filters.get("min_agreeing_experts") or 1, "The minimum of agreeing experts")
+    raw_minimum = filters.get("min_agreeing_experts")
+    minimum = _int(
+        1 if raw_minimum in (None, "") else raw_minimum, "The minimum of agreeing experts"
+    )
     if not 1 <= minimum <= MAX_AGREEING_EXPERTS:
         raise ValidationFailed(
             f"The minimum of agreeing experts must be 1 to {MAX_AGREEING_EXPERTS}, not {minimum}."

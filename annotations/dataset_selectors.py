@@ -1,0 +1,141 @@
+"""Reads for the dataset pages: the one way in to a snapshot, the list, and a snapshot's page
+(counts, balance, a sample of each format's rows and the manifest, read from its files)."""
+
+from __future__ import annotations
+
+import json
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import Http404
+
+from annotations.models import DatasetSnapshot
+from annotations.services.datasets import FORMATS, MANIFEST, SPLITS
+
+SAMPLE_ROWS = 3
+BALANCE_AXES = ("genre", "culture", "source")
+
+
+def access_dataset_snapshot_for_user(user: Any, pk: int, *, write: bool = False) -> DatasetSnapshot:
+    """The snapshot, if ``user`` may read it (``view_datasetsnapshot``) or, with ``write``, curate
+    datasets (``curate_datasets``)."""
+    perm = "curate_datasets" if write else "view_datasetsnapshot"
+    if not user.has_perm(f"annotations.{perm}"):
+        raise PermissionDenied
+    try:
+        return DatasetSnapshot.objects.select_related("created_by").get(pk=pk)
+    except DatasetSnapshot.DoesNotExist:
+        raise Http404("No such dataset snapshot.") from None
+
+
+def snapshot_list() -> QuerySet[DatasetSnapshot]:
+    return DatasetSnapshot.objects.select_related("created_by").order_by("-created_at", "-pk")
+
+
+def _balance(stats: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per axis: one row per value with its count in each (format, split)."""
+    balance = stats.get("balance") or {}
+    tables = []
+    for axis in BALANCE_AXES:
+        values = sorted(
+            {
+                value
+                for split in SPLITS
+                for fmt in FORMATS
+                for value in ((balance.get(split) or {}).get(fmt) or {}).get(axis) or {}
+            }
+        )
+        rows = [
+            {
+                "value": value,
+                "counts": [
+                    (((balance.get(split) or {}).get(fmt) or {}).get(axis) or {}).get(value, 0)
+                    for fmt in FORMATS
+                    for split in SPLITS
+                ],
+            }
+            for value in values
+        ]
+        tables.append({"axis": axis, "rows": rows})
+    return tables
+
+
+def _text_of(messages: list[dict[str, Any]]) -> str:
+    return "\n".join(
+        part.get("text", "")
+        for message in messages or []
+        for part in message.get("content") or []
+        if part.get("type") == "text"
+    )
+
+
+def _sample(folder: Path, fmt: str) -> list[dict[str, Any]]:
+    """The first rows of each split's file, as the page shows them (text only; the template
+    escapes it)."""
+    sample = []
+    for split in SPLITS:
+        path = folder / fmt / f"{split}.jsonl"
+        if not path.is_file():
+            continue
+        with path.open(encoding="utf-8") as lines:
+            for line in islice(lines, SAMPLE_ROWS):
+                row = json.loads(line)
+                shown: dict[str, Any] = {
+                    "id": row["id"],
+                    "split": split,
+                    "source": row.get("source", ""),
+                    "genre": row.get("genre", ""),
+                    "culture": row.get("culture", ""),
+                    "audio": (row.get("audio") or {}).get("path", ""),
+                }
+                if fmt == "sft":
+                    messages = row.get("messages") or []
+                    shown["prompt"] = _text_of(messages[:1])
+                    shown["target"] = _text_of(messages[1:])
+                elif fmt == "grpo":
+                    shown["prompt"] = _text_of(row.get("prompt") or [])
+                    shown["answer"] = row.get("answer")
+                    shown["options"] = row.get("options")
+                    shown["metadata"] = json.dumps(row.get("metadata") or {}, ensure_ascii=False)
+                else:
+                    shown["prompt"] = _text_of(row.get("prompt") or [])
+                    shown["chosen"] = _text_of(row.get("chosen") or [])
+                    shown["rejected"] = _text_of(row.get("rejected") or [])
+                sample.append(shown)
+    return sample
+
+
+def snapshot_page(snapshot: DatasetSnapshot) -> dict[str, Any]:
+    """What the snapshot page shows. Files are read only for a frozen snapshot."""
+    context: dict[str, Any] = {
+        "snapshot": snapshot,
+        "building": snapshot.status == DatasetSnapshot.Status.BUILDING,
+        "formats": FORMATS,
+        "splits": SPLITS,
+        "filters": snapshot.filters or {},
+    }
+    if snapshot.status != DatasetSnapshot.Status.FROZEN:
+        return context
+    counts = snapshot.row_counts or {}
+    context["counts"] = [
+        {
+            "format": fmt,
+            "cells": [(counts.get(fmt) or {}).get(split, 0) for split in SPLITS],
+            "total": sum((counts.get(fmt) or {}).values()),
+        }
+        for fmt in FORMATS
+    ]
+    context["songs"] = (snapshot.stats or {}).get("songs") or {}
+    context["balance"] = _balance(snapshot.stats or {})
+    context["agreeing"] = (snapshot.stats or {}).get("agreeing_experts") or {}
+    folder = Path(settings.MEDIA_ROOT) / snapshot.storage_path
+    manifest_path = folder / MANIFEST
+    context["manifest"] = (
+        json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.is_file() else None
+    )
+    context["samples"] = {fmt: _sample(folder, fmt) for fmt in FORMATS}
+    return context
