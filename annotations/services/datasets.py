@@ -352,13 +352,6 @@ def snapshot_mark_failed(*, snapshot_id: int, reason: str) -> DatasetSnapshot:
     return DatasetSnapshot.objects.get(pk=snapshot_id)
 
 
-def prompt_kind(prompt: Mapping[str, Any]) -> str:
-    """``question`` (it names an answer field), ``thinking_caption`` or ``caption``."""
-    if prompt.get("answer_field"):
-        return "question"
-    return "thinking_caption" if prompt.get("thinking") else "caption"
-
-
 def _prompt_kind_q(kinds: Iterable[str]) -> Q:
     q = Q(pk__in=[])
     for kind in kinds:
@@ -856,6 +849,9 @@ def _write_files(
 ) -> tuple[dict[str, dict[str, Any]], dict[tuple[str, str], list[tuple[_Row, str]]]]:
     """Write every ``<format>/<split>.jsonl`` and the manifest into the snapshot's folder."""
     root = Path(settings.MEDIA_ROOT)
+    # A worker killed mid-build leaves its half-written folder; the row lock says it is dead.
+    for leftover in (root / STORAGE_DIR).glob(f".building-{snapshot.pk}-*"):
+        shutil.rmtree(leftover, ignore_errors=True)
     building = root / STORAGE_DIR / f".building-{snapshot.pk}-{uuid.uuid4().hex[:8]}"
     written.append(building)
     lines: dict[tuple[str, str], list[tuple[_Row, str]]] = {

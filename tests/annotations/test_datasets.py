@@ -449,3 +449,23 @@ def test_an_unexpected_error_is_recorded_not_raised(made, monkeypatch) -> None:
     assert snapshot.status == DatasetSnapshot.Status.FAILED
     assert "OSError: disk full" in snapshot.error
     assert list((Path(settings.MEDIA_ROOT) / "datasets").rglob("*.jsonl")) == []
+
+
+def test_a_killed_builds_half_written_folder_is_removed_by_the_next_build(made) -> None:
+    snapshot = snapshot_create(
+        name="after-a-crash",
+        filters={"model_versions": [made.version.pk]},
+        eval_fraction=0.5,
+        split_seed=0,
+        actor=None,
+        enqueue=False,
+    )
+    leftover = Path(settings.MEDIA_ROOT) / "datasets" / f".building-{snapshot.pk}-dead"
+    (leftover / "sft").mkdir(parents=True)
+    (leftover / "sft" / "train.jsonl").write_text('{"half": ')
+    snapshot = snapshot_build(snapshot_id=snapshot.pk)
+    assert snapshot.status == DatasetSnapshot.Status.FROZEN
+    assert not leftover.exists()
+    assert list((Path(settings.MEDIA_ROOT) / "datasets").iterdir()) == [
+        Path(settings.MEDIA_ROOT) / "datasets" / snapshot.content_sha256[:16]
+    ]
