@@ -564,7 +564,7 @@ def _generation_rows(
         if thinking and any(grades.get(step) == "incorrect" for step in steps):
             continue  # the reasoning this expert found wrong would lead to their caption
         target = _target(think if thinking else "", corrected)
-        original = _target(think if thinking else "", answer)
+        original = _said(generation, thinking)
         yield _Row(
             "sft",
             "corrected_caption",
@@ -606,7 +606,7 @@ def _generation_rows(
         "sft",
         source,
         song_id,
-        {"messages": [user, _assistant(_target(think if thinking else "", answer))]},
+        {"messages": [user, _assistant(_said(generation, thinking))]},
         generation_id=generation_id,
         review_ids=[r["id"] for r in accepts],
         agreeing=len(accepts),
@@ -713,52 +713,52 @@ def _ranking_rows(inputs: _Inputs, minimum: int) -> Iterable[_Row]:
         if not rankings or 2 * all_wrong >= len(rankings):
             continue  # most experts found every sibling wrong: no answer here is "chosen"
         scores = score_preference_group(members, rankings)
+        prompt = inputs.prompts[by_id[eligible[0]]["prompt_id"]]
+        thinking = bool(prompt["thinking"])
         for better in eligible:
+            if thinking and not by_id[better]["think_text"].strip():
+                continue  # a chosen answer without reasoning would teach the wrong format
             for worse in eligible:
                 high, low = scores[str(better)].value, scores[str(worse)].value
                 if better == worse or high is None or low is None or high <= low + 1e-9:
                     continue
-                agree, disagree = [], 0
-                for ranking in rankings:
-                    ranks = ranking["ranks"]
-                    a, b = ranks.get(str(better)), ranks.get(str(worse))
-                    if a is None or b is None:
-                        continue
-                    if float(a) < float(b):
-                        agree.append(ranking["review"])
-                    elif float(a) > float(b):
-                        disagree += 1
+                agree, disagree = _votes(rankings, better, worse)
                 if len(agree) < minimum or len(agree) <= disagree:
                     continue
-                chosen, rejected = by_id[better], by_id[worse]
-                thinking = bool(inputs.prompts[chosen["prompt_id"]]["thinking"])
                 yield _Row(
                     "dpo",
                     "ranking",
-                    song_id=chosen["song_id"],
+                    song_id=by_id[better]["song_id"],
                     generation_id=better,
                     rejected_generation_id=worse,
                     data={
-                        "prompt": [_user_message(inputs.prompts[chosen["prompt_id"]])],
-                        "chosen": [
-                            _assistant(
-                                _target(
-                                    chosen["think_text"] if thinking else "", chosen["answer_text"]
-                                )
-                            )
-                        ],
-                        "rejected": [
-                            _assistant(
-                                _target(
-                                    rejected["think_text"] if thinking else "",
-                                    rejected["answer_text"],
-                                )
-                            )
-                        ],
+                        "prompt": [_user_message(prompt)],
+                        "chosen": [_assistant(_said(by_id[better], thinking))],
+                        "rejected": [_assistant(_said(by_id[worse], thinking))],
                     },
-                    review_ids=sorted(agree),
+                    review_ids=agree,
                     agreeing=len(agree),
                 )
+
+
+def _votes(rankings: list[dict[str, Any]], better: int, worse: int) -> tuple[list[int], int]:
+    """The rankings putting ``better`` above ``worse`` (their reviews), and how many say the
+    opposite; ties and rankings without both say nothing."""
+    agree, disagree = [], 0
+    for ranking in rankings:
+        a, b = ranking["ranks"].get(str(better)), ranking["ranks"].get(str(worse))
+        if a is None or b is None:
+            continue
+        if float(a) < float(b):
+            agree.append(ranking["review"])
+        elif float(a) > float(b):
+            disagree += 1
+    return sorted(agree), disagree
+
+
+def _said(generation: Mapping[str, Any], thinking: bool) -> str:
+    """What the output said, in the target format of its prompt."""
+    return _target(generation["think_text"] if thinking else "", generation["answer_text"])
 
 
 def _check_audio(rows: list[_Row], inputs: _Inputs) -> None:
