@@ -67,7 +67,8 @@ def test_the_list_shows_children_under_their_parent(lineage, auditor_user) -> No
     assert html.index(f'id="version-{base.pk}" data-depth="0"') < html.index(
         f'id="version-{child.pk}" data-depth="1"'
     )
-    assert reverse("model_version_detail", args=[child.pk]) in html
+    child_link = f'↳ <a href="{reverse("model_version_detail", args=[child.pk])}">'
+    assert child_link + f"<strong>{child.name}</strong>" in html
     assert "feedback-nov" in html
 
 

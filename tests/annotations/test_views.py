@@ -8,7 +8,7 @@ from django.http import QueryDict
 from django.urls import reverse
 from django.utils import timezone
 
-from annotations.models import ModelVersion, Review, Song
+from annotations.models import Review, Song
 from tests import factories
 from tests.helpers import client_for
 
@@ -61,14 +61,6 @@ def test_song_list_query_count_does_not_grow_with_songs(
     client = client_for(expert_user)
     with django_assert_max_num_queries(12):
         assert client.get(reverse("song_list")).status_code == 200
-
-
-def test_lineage_shows_children_under_parents(auditor_user) -> None:
-    base = factories.ModelVersionFactory(name="mf-base", status=ModelVersion.Status.SERVING)
-    factories.ModelVersionFactory(name="mf-sft-1", parent=base)
-    body = client_for(auditor_user).get(reverse("model_version_list")).content.decode()
-    assert body.index("mf-base") < body.index("mf-sft-1")
-    assert "↳ <strong>mf-sft-1" in body
 
 
 def test_home_shows_each_role_its_own_work(role_users) -> None:
