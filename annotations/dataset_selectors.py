@@ -13,7 +13,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404
 
-from annotations.models import DatasetSnapshot
+from annotations.models import DatasetSnapshot, ModelVersion
 from annotations.services.datasets import FORMATS, MANIFEST, SPLITS
 
 SAMPLE_ROWS = 3
@@ -111,8 +111,14 @@ def _sample(folder: Path, fmt: str) -> list[dict[str, Any]]:
 
 def snapshot_page(snapshot: DatasetSnapshot) -> dict[str, Any]:
     """What the snapshot page shows. Files are read only for a frozen snapshot."""
+    versions = (snapshot.filters or {}).get("model_versions") or []
     context: dict[str, Any] = {
         "snapshot": snapshot,
+        "model_versions": list(
+            ModelVersion.objects.filter(pk__in=versions)
+            .order_by("name")
+            .values_list("name", flat=True)
+        ),
         "building": snapshot.status == DatasetSnapshot.Status.BUILDING,
         "formats": FORMATS,
         "splits": SPLITS,
@@ -131,7 +137,11 @@ def snapshot_page(snapshot: DatasetSnapshot) -> dict[str, Any]:
     ]
     context["songs"] = (snapshot.stats or {}).get("songs") or {}
     context["balance"] = _balance(snapshot.stats or {})
-    context["agreeing"] = (snapshot.stats or {}).get("agreeing_experts") or {}
+    agreeing = (snapshot.stats or {}).get("agreeing_experts") or {}
+    context["agreeing"] = [
+        (fmt, sorted((agreeing.get(fmt) or {}).items(), key=lambda kv: int(kv[0])))
+        for fmt in FORMATS
+    ]
     folder = Path(settings.MEDIA_ROOT) / snapshot.storage_path
     manifest_path = folder / MANIFEST
     context["manifest"] = (

@@ -86,6 +86,8 @@ def test_the_snapshot_page_shows_counts_balance_an_escaped_sample_and_the_manife
     html = response.content.decode()
     assert response.status_code == 200
     assert snapshot.content_sha256 in html
+    assert made.version.name in html  # the filters, by name
+    assert "sft 12 by 2; grpo 8 by 2; dpo 8 by 2" in html
     assert 'id="balance-genre"' in html and "Hindustani classical" in html
     assert 'id="balance-culture"' in html and 'id="balance-source"' in html
     assert "<script>alert" not in html
