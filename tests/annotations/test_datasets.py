@@ -469,3 +469,27 @@ def test_a_killed_builds_half_written_folder_is_removed_by_the_next_build(made) 
     assert list((Path(settings.MEDIA_ROOT) / "datasets").iterdir()) == [
         Path(settings.MEDIA_ROOT) / "datasets" / snapshot.content_sha256[:16]
     ]
+
+
+def test_a_build_reads_in_the_same_number_of_queries_however_many_songs(tmp_path: Path) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    counts = []
+    for size in (2, 4):
+        made = reviewed_songs(tmp_path=tmp_path / str(size), count=size)
+        snapshot = snapshot_create(
+            name=f"size-{size}",
+            filters={"model_versions": [made.version.pk]},
+            eval_fraction=0.5,
+            split_seed=0,
+            actor=None,
+            enqueue=False,
+        )
+        with CaptureQueriesContext(connection) as queries:
+            assert snapshot_build(snapshot_id=snapshot.pk).status == DatasetSnapshot.Status.FROZEN
+        counts.append(len(queries))
+    # The snapshot and its lock; generations, reviews, prompts, sibling groups, genres, cultures,
+    # audio files, analyses; the examples' insert; the name check and save of the freeze; the
+    # savepoint and its release: one each, never one per song.
+    assert counts == [15, 15]
