@@ -392,6 +392,7 @@ class RunHooks(TrainingHooks):
         # Rows logged after the checkpoint we resume from belong to steps that will run again.
         TrainingMetric.objects.filter(run_id=self.run_id, step__gt=resumed_from_step).delete()
         TrainingRun.objects.filter(pk=self.run_id).update(
+            metrics={"resumed_from_step": resumed_from_step} if resumed_from_step else {},
             total_steps=total_steps,
             step=resumed_from_step,
             last_checkpoint_step=resumed_from_step,
@@ -420,8 +421,6 @@ class RunHooks(TrainingHooks):
             "heartbeat_at": now,
             "updated_at": now,
         }
-        if train:
-            fields["metrics"] = train
         if "eta_seconds" in clean:
             fields["eta_seconds"] = clean["eta_seconds"]
         TrainingRun.objects.filter(pk=self.run_id).update(**fields)

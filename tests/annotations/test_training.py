@@ -278,6 +278,7 @@ def test_a_cancel_stops_the_run_after_a_checkpoint_and_a_lost_worker_resumes_fro
     assert run is not None
     assert run.status == TrainingRun.Status.SUCCEEDED, run.error
     assert run.attempts == 2 and run.step == 3
+    assert run.metrics["resumed_from_step"] == 1
     steps = list(TrainingMetric.objects.filter(run=run).values_list("step", "values"))
     assert [step for step, _ in steps] == [1, 2, 3]
     assert dict(steps)[2]["loss"] != 99.0  # the dead worker's step 2 was trained again
