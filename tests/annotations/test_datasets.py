@@ -359,6 +359,15 @@ def test_filters_are_checked_with_messages_that_say_what_to_fix(db) -> None:
 # --- splits --------------------------------------------------------------------------------------
 
 
+def test_the_docstring_examples_hold() -> None:
+    import doctest
+
+    from annotations.services import datasets
+
+    result = doctest.testmod(datasets)
+    assert result.attempted >= 2 and result.failed == 0
+
+
 def test_the_split_is_stratified_by_genre_and_culture_and_deterministic() -> None:
     strata = {
         song: ("rock", "western") if song < 60 else ("raga", "hindustani") for song in range(80)
