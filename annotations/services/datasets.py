@@ -15,10 +15,12 @@ A snapshot is created from filters (``snapshot_create``, status *building*) and 
   line, the counts and the balance, and freezes the snapshot. A frozen snapshot never changes:
   building it again returns it as it is, and the services here refuse to edit it.
 
-Row sources (an expert "agrees" when their review counts under the filters):
+Row sources (an expert "agrees" when their review counts under the filters; an output needs at
+least ``min_agreeing_experts`` counting reviews to give SFT rows or a correction pair):
 
 - **SFT** ``corrected_caption``: each counting review's corrected caption (a thinking prompt's
-  target keeps the original reasoning, when that review graded none of its steps incorrect);
+  target keeps the original reasoning, and is written only when that review graded none of its
+  steps incorrect);
   ``accepted_trace``: a thinking output that at least ``min_agreeing_experts`` counting reviews
   accept, a strict majority of them, every accepting review grading every step correct;
   ``accepted_caption``: the same for an output of a prompt without thinking.
@@ -28,8 +30,14 @@ Row sources (an expert "agrees" when their review counts under the filters):
   least ``min_agreeing_experts`` of them give the agreed value.
 - **DPO** ``ranking``: within a sibling group, each pair whose Bradley–Terry preference
   (``modeling.rewards.preference``) over the counting rankings puts one above the other, when at
-  least ``min_agreeing_experts`` rankings (and more than rank them the other way) agree;
-  ``correction``: a corrected caption preferred to the original output.
+  least ``min_agreeing_experts`` rankings (and more than rank them the other way) agree; no pairs
+  where most rankings say every sibling is wrong; ``correction``: a corrected caption preferred
+  to the original output.
+
+Metadata and rankings count each expert once (their latest review of the song or group): an
+expert verifies the song, and ranks the siblings, on every output they review. Targets use the
+paper's ``<think>…</think><answer>…</answer>`` for thinking prompts and the bare answer otherwise;
+a thinking output without reasoning gives no SFT target and is never a chosen answer.
 """
 
 from __future__ import annotations
