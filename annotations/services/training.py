@@ -640,18 +640,35 @@ def _holder_alive(run: TrainingRun) -> bool:
             return not free
         finally:
             lock_conn.close()
-    cutoff = timezone.now() - timedelta(seconds=LEASE_SECONDS)
-    return run.heartbeat_at is not None and run.heartbeat_at >= cutoff
+    return not _lease_holder_gone(run.worker, run.heartbeat_at)
+
+
+def _lease_holder_gone(worker: str, heartbeat_at: Any) -> bool:
+    """SQLite: the lease is free when nobody took it, its heartbeat is stale, or its holder was a
+    process on this machine that no longer exists (a restart within ``LEASE_SECONDS``)."""
+    if heartbeat_at is None or heartbeat_at < timezone.now() - timedelta(seconds=LEASE_SECONDS):
+        return True
+    host, _, pid = worker.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, someone else's
+        return False
+    return False
 
 
 @contextmanager
 def _lease(run_id: int) -> Iterator[bool]:
-    cutoff = timezone.now() - timedelta(seconds=LEASE_SECONDS)
-    from django.db.models import Q
-
-    taken = TrainingRun.objects.filter(
-        Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=cutoff), pk=run_id
-    ).update(worker=_worker_name(), heartbeat_at=timezone.now())
+    """SQLite's stand-in for the advisory lock: a compare-and-set on (worker, heartbeat_at)."""
+    row = TrainingRun.objects.filter(pk=run_id).values("worker", "heartbeat_at").first()
+    taken = 0
+    if row is not None and _lease_holder_gone(row["worker"], row["heartbeat_at"]):
+        taken = TrainingRun.objects.filter(
+            pk=run_id, worker=row["worker"], heartbeat_at=row["heartbeat_at"]
+        ).update(worker=_worker_name(), heartbeat_at=timezone.now())
     try:
         yield bool(taken)
     finally:

@@ -348,3 +348,59 @@ def test_a_run_in_a_child_process_streams_its_events_into_the_rows(
     assert list(TrainingMetric.objects.filter(run=run).values_list("step", flat=True)) == [1, 2]
     assert ModelVersion.objects.filter(training_run=run).exists()
     assert (training.run_dir(run) / "events.jsonl").is_file()
+
+
+def test_a_cancel_reaches_a_child_process_through_its_stop_file(
+    settings, snapshot, enqueued
+) -> None:
+    settings.WORKBENCH_TRAINING_LAUNCHER = "subprocess"
+    run = _launch(snapshot, overrides={"max_steps": 3, "save_steps": 10})
+    TrainingRun.objects.filter(pk=run.pk).update(cancel_requested_at="2026-01-01T00:00:00Z")
+    run = training.training_run_execute(run_id=run.pk)
+    assert run is not None
+    assert run.status == TrainingRun.Status.CANCELLED, run.error
+    assert run.step == 1 and run.last_checkpoint_step == 1
+    assert (training.run_dir(run) / "checkpoints" / "checkpoint-1").is_dir()
+
+
+def test_a_failing_child_process_fails_the_run_with_its_error(settings, snapshot, enqueued) -> None:
+    settings.WORKBENCH_TRAINING_LAUNCHER = "subprocess"
+    run = _launch(snapshot, base_version=factories.ModelVersionFactory(checkpoint_uri="/nowhere"))
+    run = training.training_run_execute(run_id=run.pk)
+    assert run is not None
+    assert run.status == TrainingRun.Status.FAILED and "/nowhere" in run.error
+
+
+# --- The SQLite lease (the demo's stand-in for the advisory lock) ---------------------------------
+
+
+def test_the_lease_is_taken_once_and_freed_by_a_stale_heartbeat(snapshot, enqueued) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    run = _launch(snapshot)
+    with training._lease(run.pk) as first:
+        assert first
+        with training._lease(run.pk) as second:
+            assert not second  # a live holder (this very process)
+        stale = timezone.now() - timedelta(seconds=training.LEASE_SECONDS + 1)
+        TrainingRun.objects.filter(pk=run.pk).update(heartbeat_at=stale)
+        with training._lease(run.pk) as after_silence:
+            assert after_silence
+
+
+def test_the_lease_of_a_dead_process_on_this_machine_is_free_at_once(snapshot, enqueued) -> None:
+    import socket
+    import subprocess
+
+    from django.utils import timezone
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    run = _launch(snapshot)
+    TrainingRun.objects.filter(pk=run.pk).update(
+        worker=f"{socket.gethostname()}:{dead.pid}", heartbeat_at=timezone.now()
+    )
+    with training._lease(run.pk) as taken:
+        assert taken
