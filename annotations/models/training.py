@@ -5,10 +5,18 @@ rows here (``DatasetExample``) say which song, output and review each example ca
 balance and the lineage are queries, not file scans.
 """
 
+from __future__ import annotations
+
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 
 from annotations.models.base import TimestampedModel
+
+
+class FrozenSnapshotError(Exception):
+    """A frozen snapshot (or one of its examples) was about to be changed."""
 
 
 class DatasetSnapshot(TimestampedModel):
@@ -46,6 +54,20 @@ class DatasetSnapshot(TimestampedModel):
 
     def __str__(self) -> str:
         return self.name
+
+    @classmethod
+    def from_db(cls, db: Any, field_names: Any, values: Any) -> DatasetSnapshot:
+        instance = super().from_db(db, field_names, values)
+        instance._frozen_when_loaded = instance.status == cls.Status.FROZEN
+        return instance
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # The services never change a frozen snapshot; this stops a stray save() elsewhere (a
+        # shell, a future service) from silently rewriting what trained a model version.
+        if getattr(self, "_frozen_when_loaded", False):
+            raise FrozenSnapshotError(f"Dataset snapshot {self.pk} is frozen and never changes.")
+        super().save(*args, **kwargs)
+        self._frozen_when_loaded = self.status == self.Status.FROZEN
 
 
 class DatasetExample(models.Model):
@@ -95,6 +117,11 @@ class DatasetExample(models.Model):
 
     def __str__(self) -> str:
         return f"{self.snapshot_id}/{self.format}/{self.split}/{self.position}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None and not self._state.adding:
+            raise FrozenSnapshotError("Dataset examples are written once and never changed.")
+        super().save(*args, **kwargs)
 
 
 class TrainingRun(TimestampedModel):
