@@ -22,6 +22,8 @@ _NAV = (
     ("Songs", "song_list", "annotations.view_song", "g s"),
     ("Upload", "song_upload", "annotations.manage_songs", "g u"),
     ("Generations", "generation_list", "annotations.view_generation", "g g"),
+    ("Datasets", "dataset_snapshot_list", "annotations.view_datasetsnapshot", "g d"),
+    ("Training", "training_run_list", "annotations.view_trainingrun", "g n"),
     ("Model versions", "model_version_list", "annotations.view_modelversion", "g m"),
     ("Error taxonomy", "taxonomy", "annotations.view_errorcategory", "g t"),
     ("Rewards", "reward_overview", "annotations.view_rewards", "g w"),
