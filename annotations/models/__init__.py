@@ -1,4 +1,5 @@
 from annotations.models.analysis import SongAnalysis
+from annotations.models.audit import AuditFlagFact, AuditReviewFact
 from annotations.models.experts import ExpertProfile
 from annotations.models.generations import Generation, GenerationGroup
 from annotations.models.hints import GenerationHint
@@ -19,6 +20,8 @@ from annotations.models.vocabulary import Culture, Genre, Instrument, Language
 
 __all__ = [
     "AudioFile",
+    "AuditFlagFact",
+    "AuditReviewFact",
     "CompositeReward",
     "Culture",
     "DatasetExample",

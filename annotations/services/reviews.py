@@ -42,6 +42,7 @@ from annotations.models import (
     Review,
     Song,
 )
+from annotations.services.audit import audit_schedule_for_review
 from annotations.services.rewards import rewards_schedule_for_review
 from modeling.claims import find_keys, find_meters
 
@@ -742,4 +743,5 @@ def review_submit(*, review: Review, expert: Any, version: Any) -> Review:
     if done >= reviews_per_generation():
         Generation.objects.filter(pk=locked.generation_id).update(review_complete=True)
     rewards_schedule_for_review(submitted)
+    audit_schedule_for_review(submitted)
     return submitted

@@ -1,0 +1,136 @@
+"""Materialised facts the audit pages aggregate: one row per submitted review, one per its flags.
+
+They are copies, written only by ``annotations.services.audit`` (on review submit, after commit, and
+by ``manage.py refresh_audit``), so the dashboards group a million flags without joining reviews,
+generations and categories on every request. Drafts and skipped reviews never get a row: reviews are
+blind until submitted, and only submitted judgements count.
+
+The copied columns (version, song, expert, category, aspect, …) are denormalised on purpose: every
+filter and GROUP BY of the audit selectors reads one table plus the song's genre/culture links.
+"""
+
+from django.conf import settings
+from django.db import models
+
+from annotations.models.generations import Generation
+from annotations.models.model_versions import ModelVersion
+from annotations.models.prompts import PromptTemplate
+from annotations.models.reviews import Flag, Review
+from annotations.models.songs import Song
+from annotations.models.taxonomy import ErrorCategory
+
+
+class AuditReviewFact(models.Model):
+    """One submitted review of one generation, with the generation's word counts."""
+
+    review = models.OneToOneField(
+        Review, primary_key=True, on_delete=models.CASCADE, related_name="audit_fact"
+    )
+    generation = models.ForeignKey(
+        Generation, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    expert = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+        db_index=False,
+    )
+    model_version = models.ForeignKey(
+        ModelVersion,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+        db_index=False,
+    )
+    song = models.ForeignKey(
+        Song, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+", db_index=False
+    )
+    prompt = models.ForeignKey(
+        PromptTemplate,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+        db_index=False,
+    )
+    words_think = models.PositiveIntegerField(help_text="Words of the reasoning trace.")
+    words_answer = models.PositiveIntegerField(help_text="Words of the caption / answer.")
+    submitted_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["generation"], name="auditreview_generation"),
+            models.Index(fields=["model_version", "song"], name="auditreview_version_song"),
+            models.Index(fields=["song"], name="auditreview_song"),
+            models.Index(fields=["submitted_at"], name="auditreview_submitted"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Audit fact of review {self.review_id}"
+
+
+class AuditFlagFact(models.Model):
+    """One flag of a submitted review, with what the audit groups it by."""
+
+    flag = models.OneToOneField(
+        Flag, primary_key=True, on_delete=models.CASCADE, related_name="audit_fact"
+    )
+    review_fact = models.ForeignKey(
+        AuditReviewFact, on_delete=models.CASCADE, related_name="flag_facts", db_index=False
+    )
+    generation = models.ForeignKey(
+        Generation,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+        db_index=False,
+    )
+    expert = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+        db_index=False,
+    )
+    model_version = models.ForeignKey(
+        ModelVersion,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+        db_index=False,
+    )
+    song = models.ForeignKey(
+        Song, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+", db_index=False
+    )
+    category = models.ForeignKey(
+        ErrorCategory,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+        db_index=False,
+    )
+    kind = models.CharField(max_length=16, choices=ErrorCategory.Kind.choices)
+    aspect = models.CharField(max_length=16, choices=ErrorCategory.Aspect.choices)
+    target = models.CharField(max_length=16, choices=Flag.Target.choices)
+    severity = models.CharField(max_length=16, choices=Flag.Severity.choices)
+    start_char = models.PositiveIntegerField()
+    end_char = models.PositiveIntegerField()
+    audio_start_seconds = models.FloatField(null=True, blank=True)
+    audio_end_seconds = models.FloatField(null=True, blank=True)
+    submitted_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["review_fact"], name="auditflag_review"),
+            # Agreement joins each flag to the overlapping flags of the same generation and category.
+            models.Index(
+                fields=["generation", "category", "target", "start_char"],
+                name="auditflag_gen_category",
+            ),
+            models.Index(fields=["category", "severity"], name="auditflag_category_severity"),
+            models.Index(fields=["model_version", "category"], name="auditflag_version_category"),
+            models.Index(fields=["submitted_at", "flag"], name="auditflag_submitted"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Audit fact of flag {self.flag_id}"

@@ -1,0 +1,226 @@
+"""Writing the audit's fact tables (``AuditReviewFact``, ``AuditFlagFact``) from submitted reviews.
+
+A submitted review is final, so its facts are written once, after the submit commits
+(``audit_schedule_for_review``), and rewritten only by ``manage.py refresh_audit`` — after a bulk
+import of reviews, or after an admin edits a category's aspect or kind (the facts copy both).
+Deleting a review, generation or song deletes its facts with it (foreign-key cascades).
+
+Each refresh deletes the facts of a set of reviews and re-inserts them: the flag facts with one
+``INSERT … SELECT`` per batch on both databases; the review facts carry word counts, which are
+Python (``modeling.rewards.hallucination.count_words``, CJK-aware), so on PostgreSQL they travel as
+one JSON array joined in one ``INSERT … SELECT``, and on SQLite (the demo) row by row.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from django.db import connection, transaction
+
+from annotations.models import (
+    AuditFlagFact,
+    AuditReviewFact,
+    ErrorCategory,
+    Flag,
+    Generation,
+    Review,
+)
+
+logger = logging.getLogger(__name__)
+
+BATCH_SIZE = 5000
+
+
+@dataclass
+class RefreshStats:
+    reviews: int = 0  # review facts written
+    flags: int = 0  # flag facts written
+    removed: int = 0  # review facts of reviews no longer submitted (or gone)
+
+    def add(self, other: RefreshStats) -> None:
+        self.reviews += other.reviews
+        self.flags += other.flags
+        self.removed += other.removed
+
+
+def audit_schedule_for_review(review: Review) -> None:
+    """Once this transaction commits, write the facts of ``review`` (a no-op unless submitted).
+
+    In-process rather than a task: one review is a handful of statements, and the auditor's next
+    page load then sees it. ``robust``: a failure is logged, never shown to the submitting expert;
+    ``manage.py refresh_audit`` repairs what it missed.
+    """
+    transaction.on_commit(partial(audit_refresh_reviews, review_ids=[review.pk]), robust=True)
+
+
+def audit_refresh_reviews(*, review_ids: Iterable[int]) -> RefreshStats:
+    """Rewrite the facts of these reviews from the reviews (facts of unsubmitted ones are removed)."""
+    ids = sorted(set(review_ids))
+    stats = RefreshStats()
+    for start in range(0, len(ids), BATCH_SIZE):
+        batch = ids[start : start + BATCH_SIZE]
+        with transaction.atomic():
+            removed = _delete_facts(batch)
+            written = _insert_facts(batch)
+            written.removed = max(0, removed - written.reviews)
+            stats.add(written)
+    return stats
+
+
+def audit_refresh_all(
+    *,
+    batch_size: int = BATCH_SIZE,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> RefreshStats:
+    """Rebuild every fact, in batches of submitted reviews walked by id (one transaction each).
+
+    Each batch owns the id range from the previous batch's last id to its own last id, so facts of
+    reviews that are no longer submitted inside that range are deleted too; after the last batch,
+    facts above it go. Safe to run while experts submit: a submit's own refresh and a batch's
+    rewrite of the same review compute the same rows (``ON CONFLICT DO NOTHING``).
+    """
+    submitted = Review.objects.filter(status=Review.Status.SUBMITTED)
+    total = submitted.count()
+    stats = RefreshStats()
+    done = 0
+    last = 0
+    while True:
+        batch = list(
+            submitted.filter(pk__gt=last).order_by("pk").values_list("pk", flat=True)[:batch_size]
+        )
+        with transaction.atomic():
+            upper = batch[-1] if batch else None
+            removed = _delete_range(last, upper)
+            written = _insert_facts(batch) if batch else RefreshStats()
+            written.removed = max(0, removed - written.reviews)
+            stats.add(written)
+        if not batch:
+            break
+        last = batch[-1]
+        done += len(batch)
+        if on_progress is not None:
+            on_progress(min(done, total), total)
+    if on_progress is not None and total == 0:
+        on_progress(0, 0)
+    return stats
+
+
+# --- Writing -------------------------------------------------------------------------------------
+
+
+def _tables() -> tuple[str, str]:
+    return AuditReviewFact._meta.db_table, AuditFlagFact._meta.db_table
+
+
+def _in_list(ids: list[int]) -> tuple[str, list[Any]]:
+    if connection.vendor == "postgresql":
+        return "= ANY(%s)", [ids]
+    return f"IN ({', '.join(['%s'] * len(ids))})", list(ids)
+
+
+def _delete_facts(review_ids: list[int]) -> int:
+    review_table, flag_table = _tables()
+    in_sql, params = _in_list(review_ids)
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {flag_table} WHERE review_fact_id {in_sql}", params)  # noqa: S608 (table names from models; values are parameters)
+        cursor.execute(f"DELETE FROM {review_table} WHERE review_id {in_sql}", params)  # noqa: S608 (table names from models; values are parameters)
+        return int(cursor.rowcount)
+
+
+def _delete_range(after: int, upto: int | None) -> int:
+    review_table, flag_table = _tables()
+    where = "review_fact_id > %s" + ("" if upto is None else " AND review_fact_id <= %s")
+    params = [after] if upto is None else [after, upto]
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {flag_table} WHERE {where}", params)  # noqa: S608 (table names from models; values are parameters)
+        cursor.execute(
+            f"DELETE FROM {review_table} WHERE {where.replace('review_fact_id', 'review_id')}",  # noqa: S608 (table names from models; values are parameters)
+            params,
+        )
+        return int(cursor.rowcount)
+
+
+def _word_counts(generation_ids: set[int]) -> dict[int, tuple[int, int]]:
+    from modeling.rewards.hallucination import count_words
+
+    return {
+        pk: (count_words(think), count_words(answer))
+        for pk, think, answer in Generation.objects.filter(pk__in=generation_ids).values_list(
+            "pk", "think_text", "answer_text"
+        )
+    }
+
+
+def _insert_facts(review_ids: list[int]) -> RefreshStats:
+    """Insert the facts of those of these reviews that are submitted (none may exist yet)."""
+    rows = list(
+        Review.objects.filter(pk__in=review_ids, status=Review.Status.SUBMITTED)
+        .order_by("pk")
+        .values_list(
+            "pk",
+            "generation_id",
+            "expert_id",
+            "generation__model_version_id",
+            "generation__song_id",
+            "generation__prompt_id",
+            "submitted_at",
+        )
+    )
+    if not rows:
+        return RefreshStats()
+    words = _word_counts({row[1] for row in rows})
+    review_table, flag_table = _tables()
+    columns = (
+        "review_id, generation_id, expert_id, model_version_id, song_id, prompt_id, "
+        "words_think, words_answer, submitted_at"
+    )
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # One statement: the word counts travel per generation as a JSON array; everything else
+            # is read from the reviews and generations by the database itself.
+            cursor.execute(
+                f"INSERT INTO {review_table} ({columns}) "  # noqa: S608 (table names from models; values are parameters)
+                "SELECT r.id, r.generation_id, r.expert_id, g.model_version_id, g.song_id, "
+                "g.prompt_id, w.t, w.a, r.submitted_at "
+                f"FROM {Review._meta.db_table} r "
+                f"JOIN {Generation._meta.db_table} g ON g.id = r.generation_id "
+                "JOIN jsonb_to_recordset(%s::jsonb) AS w(g bigint, t int, a int) ON w.g = g.id "
+                "WHERE r.id = ANY(%s) AND r.status = %s ON CONFLICT DO NOTHING",
+                [
+                    json.dumps([{"g": g, "t": t, "a": a} for g, (t, a) in words.items()]),
+                    [row[0] for row in rows],
+                    Review.Status.SUBMITTED,
+                ],
+            )
+            reviews = cursor.rowcount
+        else:
+            reviews = 0
+            for review_id, generation_id, *rest, submitted_at in rows:
+                think, answer = words[generation_id]
+                cursor.execute(
+                    f"INSERT INTO {review_table} ({columns}) "  # noqa: S608 (table names from models; values are parameters)
+                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                    [review_id, generation_id, *rest, think, answer, submitted_at],
+                )
+                reviews += cursor.rowcount
+        in_sql, params = _in_list([row[0] for row in rows])
+        cursor.execute(
+            f"INSERT INTO {flag_table} (flag_id, review_fact_id, generation_id, expert_id, "  # noqa: S608 (table names from models; values are parameters)
+            "model_version_id, song_id, category_id, kind, aspect, target, severity, start_char, "
+            "end_char, audio_start_seconds, audio_end_seconds, submitted_at) "
+            "SELECT f.id, rf.review_id, rf.generation_id, rf.expert_id, rf.model_version_id, "
+            "rf.song_id, f.category_id, c.kind, c.aspect, f.target, f.severity, f.start_char, "
+            "f.end_char, f.audio_start_seconds, f.audio_end_seconds, rf.submitted_at "
+            f"FROM {Flag._meta.db_table} f "
+            f"JOIN {review_table} rf ON rf.review_id = f.review_id "
+            f"JOIN {ErrorCategory._meta.db_table} c ON c.id = f.category_id "
+            f"WHERE rf.review_id {in_sql} ON CONFLICT DO NOTHING",
+            params,
+        )
+        flags = cursor.rowcount
+    return RefreshStats(reviews=int(reviews), flags=int(flags))
