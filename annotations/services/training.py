@@ -268,6 +268,11 @@ def _claim(run_id: int, *, task_id: str) -> TrainingRun | None:
         if run.status in FINISHED:
             return None
         now = timezone.now()
+        if run.status == TrainingRun.Status.RUNNING and run.cancel_requested_at is not None:
+            # Its worker died after the cancel was asked: the last checkpoint is what it keeps.
+            run.status, run.finished_at, run.eta_seconds = TrainingRun.Status.CANCELLED, now, None
+            run.save(update_fields=["status", "finished_at", "eta_seconds", "updated_at"])
+            return None
         run.status = TrainingRun.Status.RUNNING
         run.attempts += 1
         run.worker = _worker_name()

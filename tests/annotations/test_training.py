@@ -404,3 +404,36 @@ def test_the_lease_of_a_dead_process_on_this_machine_is_free_at_once(snapshot, e
     )
     with training._lease(run.pk) as taken:
         assert taken
+
+
+def test_a_run_under_accelerate_launch_trains_and_reports_back(
+    settings, snapshot, enqueued, tmp_path
+) -> None:
+    # One CPU process: the same `accelerate launch ... -m modeling.training --job` a GPU machine
+    # runs with the FSDP or DeepSpeed config, here with a config file given by path.
+    config = tmp_path / "cpu.yaml"
+    config.write_text(
+        "compute_environment: LOCAL_MACHINE\ndistributed_type: 'NO'\nmachine_rank: 0\n"
+        "num_machines: 1\nnum_processes: 1\nmixed_precision: 'no'\nuse_cpu: true\n"
+    )
+    settings.WORKBENCH_TRAINING_LAUNCHER = "accelerate"
+    settings.WORKBENCH_ACCELERATE_CONFIG = str(config)
+    run = training.training_run_execute(run_id=_launch(snapshot).pk)
+    assert run is not None
+    assert run.status == TrainingRun.Status.SUCCEEDED, run.error
+    assert run.step == 2 and ModelVersion.objects.filter(training_run=run).exists()
+    events = (training.run_dir(run) / "events.jsonl").read_text().splitlines()
+    assert [json.loads(line)["event"] for line in events][-1] == "result"
+
+
+def test_a_run_whose_worker_died_after_a_cancel_request_ends_cancelled_without_training(
+    snapshot, enqueued
+) -> None:
+    run = _launch(snapshot)
+    TrainingRun.objects.filter(pk=run.pk).update(
+        status=TrainingRun.Status.RUNNING, attempts=1, cancel_requested_at="2026-01-01T00:00:00Z"
+    )
+    run = training.training_run_execute(run_id=run.pk, redelivered=True)
+    assert run is not None
+    assert run.status == TrainingRun.Status.CANCELLED and run.attempts == 1
+    assert not TrainingMetric.objects.filter(run=run).exists()
