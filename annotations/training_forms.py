@@ -7,6 +7,7 @@ import dataclasses
 from typing import Any
 
 from django import forms
+from django.urls import reverse
 
 from annotations.models import DatasetSnapshot, ModelVersion, RewardProfile, TrainingRun
 
@@ -141,6 +142,18 @@ class TrainingRunForm(forms.Form):
         preset_field = self.fields["preset"]
         assert isinstance(preset_field, forms.ChoiceField)
         preset_field.choices = [(name, name) for name in preset_names()]
+        # Picking another stage or preset redraws the hyperparameter table (typed values kept).
+        for name in ("stage", "preset"):
+            self.fields[name].widget.attrs.update(
+                {
+                    "hx-get": reverse("training_run_new"),
+                    "hx-trigger": "change",
+                    "hx-target": "#hyperparameters",
+                    "hx-swap": "outerHTML",
+                    # Not the whole form: the CSRF token has no place in a URL.
+                    "hx-include": "#id_stage, #id_preset, [name^='hp_']",
+                }
+            )
         self._types = dict(hyperparameter_fields())
         for name in self._types:
             self.fields[f"hp_{name}"] = forms.CharField(required=False, max_length=64, label=name)
