@@ -55,9 +55,16 @@ def wilson(successes: int, n: int, z: float = Z95) -> Interval:
 
 
 def bootstrap_means(
-    values: Sequence[float] | np.ndarray, *, resamples: int = RESAMPLES, seed: int = SEED
+    values: Sequence[float] | np.ndarray,
+    *,
+    zeros: int = 0,
+    resamples: int = RESAMPLES,
+    seed: int = SEED,
 ) -> np.ndarray:
-    """The means of ``resamples`` bootstrap resamples of ``values`` (each of len(values) draws).
+    """The means of ``resamples`` bootstrap resamples of ``values`` plus ``zeros`` zero values.
+
+    Each resample draws as many values as there are (with replacement). ``zeros`` spares the
+    caller an array of zeros: ``bootstrap_means(v, zeros=k)`` equals ``bootstrap_means(v + [0] * k)``.
 
     Equivalent in distribution to drawing len(values) indices with replacement per resample, but
     only the non-zero values are drawn: how many draws land on them is binomial, and given that
@@ -66,7 +73,9 @@ def bootstrap_means(
     result depends on the multiset of values and the seed only, not on their order.
     """
     data = np.asarray(values, dtype=np.float64)
-    n = data.size
+    if zeros < 0:
+        raise ValueError("zeros cannot be negative.")
+    n = data.size + zeros
     if n == 0:
         raise ValueError("bootstrap needs at least one value.")
     nonzero = np.sort(data[data != 0])
@@ -97,18 +106,19 @@ def bootstrap_means(
 def bootstrap_mean_ci(
     values: Sequence[float] | np.ndarray,
     *,
+    zeros: int = 0,
     resamples: int = RESAMPLES,
     seed: int = SEED,
     confidence: float = 0.95,
 ) -> Interval:
-    """Percentile bootstrap interval of the mean of ``values`` (at least one value).
+    """Percentile bootstrap interval of the mean of ``values`` plus ``zeros`` zeros (at least one).
 
     >>> bootstrap_mean_ci([0.0, 1.0])  # resample means are 0, ½ or 1, each end with p = ¼
     Interval(low=0.0, high=1.0)
     >>> bootstrap_mean_ci([2.5, 2.5, 2.5])
     Interval(low=2.5, high=2.5)
     """
-    means = bootstrap_means(values, resamples=resamples, seed=seed)
+    means = bootstrap_means(values, zeros=zeros, resamples=resamples, seed=seed)
     alpha = 1 - confidence
     low, high = np.quantile(means, [alpha / 2, 1 - alpha / 2])
     return Interval(float(low), float(high))

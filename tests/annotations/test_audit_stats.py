@@ -198,3 +198,9 @@ def test_the_docstring_examples_hold() -> None:
 
     result = doctest.testmod(audit_stats)
     assert result.attempted >= 6 and result.failed == 0
+
+
+def test_bootstrap_zeros_stand_for_that_many_zero_values() -> None:
+    values = [2.0, 0.5, 1.0]
+    assert bootstrap_mean_ci(values, zeros=4) == bootstrap_mean_ci([*values, 0.0, 0.0, 0.0, 0.0])
+    assert bootstrap_mean_ci([], zeros=3) == (0.0, 0.0)

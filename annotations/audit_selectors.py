@@ -1,0 +1,1314 @@
+"""What the audit pages show: error rates with their uncertainty, version comparisons, blind spots,
+expert agreement and the flagged spans behind any figure.
+
+Reads only the fact tables (``annotations.models.audit``: one row per submitted review, one per
+flag), so drafts and skipped reviews never count. Every aggregate is a GROUP BY in the database;
+only the bootstrap reads per-generation values into Python (one query, numpy).
+
+Definitions (the pages and the README state them in the same words):
+
+- A *unit* is a generation with at least one submitted review in the filter. It is *flagged* when at
+  least one of those reviews carries a flag of severity major or critical that matches the flag
+  filters (category, kind, aspect, target, severity) and the cell. Share flagged = flagged / units,
+  with a Wilson 95 % interval (z = 1.959964).
+- *Flags per 100 words*: per (generation, review), flags / words × 100, averaged over the
+  generation's reviews, then the mean over generations. Words are those of think + answer, or of
+  the flagged part when grouped or filtered by target (reasoning → think, caption → answer);
+  generations with no words in that part are left out of this mean (``n_word_generations``). 95 %
+  interval: percentile bootstrap over generations, 2,000 resamples, fixed seed.
+- Version, genre, culture and region are generation-level dimensions (a song in two genres counts in
+  both; its generations have no row by genre when it has no genre). Category, kind, aspect and
+  target are flag-level: their rows share the denominator of their generation-level cell, so a
+  category nobody flagged shows 0 of n.
+- Filters on version, genre, culture and region restrict generations; the date range restricts the
+  reviews that count (by submission time); category, kind, aspect, target and severity restrict the
+  flags that count.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from django.db import connection
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+
+from annotations.audit_stats import (
+    Z95,
+    bootstrap_mean_ci,
+    mcnemar_exact,
+    newcombe,
+    paired_bootstrap,
+    wilson,
+)
+from annotations.errors import ValidationFailed
+from annotations.models import (
+    AuditFlagFact,
+    AuditReviewFact,
+    Culture,
+    ErrorCategory,
+    Flag,
+    Genre,
+    ModelVersion,
+    Song,
+)
+
+GENERATION_DIMENSIONS = ("model_version", "genre", "culture", "region")
+FLAG_DIMENSIONS = ("category", "kind", "aspect", "target")
+DIMENSIONS = GENERATION_DIMENSIONS + FLAG_DIMENSIONS
+DIMENSION_LABELS = {
+    "model_version": "Model version",
+    "genre": "Genre",
+    "culture": "Culture / tradition",
+    "region": "Region",
+    "category": "Error category",
+    "kind": "Kind",
+    "aspect": "Caption aspect",
+    "target": "Reasoning vs answer",
+}
+DEFAULT_GROUP_BY = ("model_version",)
+SERIOUS = (Flag.Severity.MAJOR.value, Flag.Severity.CRITICAL.value)
+SMALL_SAMPLE = 30  # fewer units than this: the Wilson interval is wider than ±0.18 around ½
+TOP_CULTURAL_CATEGORIES = 3
+CONTESTED_BELOW = 0.5
+MAX_PER_PAGE = 200
+
+
+class AuditFilterError(ValidationFailed):
+    """Filters a person typed or a stale link carried that do not make sense; one message per key."""
+
+    code = "invalid_filter"
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__(" ".join(errors.values()), extra={"errors": errors})
+        self.errors = errors
+
+
+# --- Filters -----------------------------------------------------------------------------------------
+
+# Query-string key → AuditFilters field, for the multi-valued filters.
+_MULTI_KEYS = {
+    "model_version": "model_versions",
+    "category": "categories",
+    "kind": "kinds",
+    "genre": "genres",
+    "culture": "cultures",
+    "region": "regions",
+    "aspect": "aspects",
+    "severity": "severities",
+}
+
+
+@dataclass(frozen=True)
+class AuditFilters:
+    """What the audit counts. Empty means everything; values are query-string values (slugs, codes)."""
+
+    model_versions: tuple[int, ...] = ()
+    categories: tuple[str, ...] = ()
+    kinds: tuple[str, ...] = ()
+    genres: tuple[str, ...] = ()
+    cultures: tuple[str, ...] = ()
+    regions: tuple[str, ...] = ()
+    aspects: tuple[str, ...] = ()
+    target: str = ""
+    severities: tuple[str, ...] = ()
+    date_from: date | None = None
+    date_to: date | None = None
+
+    @classmethod
+    def from_query(cls, query: Any) -> AuditFilters:
+        """Parse a QueryDict (or a mapping of key → list of values); unknown values are refused.
+
+        Raises ``AuditFilterError`` whose ``errors`` maps each bad key to a message to show.
+        """
+        errors: dict[str, str] = {}
+        values: dict[str, Any] = {}
+        for key, name in _MULTI_KEYS.items():
+            raw = _values(query, key)
+            if key == "model_version":
+                ids: list[int] = []
+                for value in raw:
+                    if not value.isdigit():
+                        errors[key] = f"Model version “{value}” is not a version id."
+                        break
+                    ids.append(int(value))
+                values[name] = tuple(dict.fromkeys(ids))
+            else:
+                values[name] = tuple(dict.fromkeys(raw))
+        target = _values(query, "target")
+        if len(target) > 1:
+            errors["target"] = "Choose one target: reasoning or answer, or neither for both."
+        values["target"] = target[0] if target else ""
+        for key in ("date_from", "date_to"):
+            raw = _values(query, key)
+            values[key] = None
+            if raw:
+                parsed = _parse_day(raw[0])
+                if parsed is None:
+                    errors[key] = f"“{raw[0]}” is not a date: use YYYY-MM-DD."
+                values[key] = parsed
+        if (
+            values["date_from"] is not None
+            and values["date_to"] is not None
+            and values["date_from"] > values["date_to"]
+        ):
+            errors["date_to"] = "The end date is before the start date."
+        if "model_version" not in errors:
+            errors.update(_unknown_values(values))
+        if errors:
+            raise AuditFilterError(errors)
+        return cls(**values)
+
+    def narrowed(self, cell: Mapping[str, str]) -> AuditFilters:
+        """These filters with each of the cell's dimensions fixed to the cell's value."""
+        changes: dict[str, Any] = {}
+        for key, value in cell.items():
+            if key not in DIMENSIONS:
+                raise AuditFilterError({key: f"“{key}” is not an audit dimension."})
+            if key == "target":
+                changes["target"] = value
+            elif key == "model_version":
+                if not str(value).isdigit():
+                    raise AuditFilterError({key: f"Model version “{value}” is not a version id."})
+                changes["model_versions"] = (int(value),)
+            else:
+                changes[_MULTI_KEYS[key]] = (str(value),)
+        return replace(self, **changes)
+
+    def to_query(self) -> list[tuple[str, str]]:
+        """The filters as query-string pairs; ``from_query`` reads them back unchanged."""
+        pairs: list[tuple[str, str]] = []
+        for key, name in _MULTI_KEYS.items():
+            pairs.extend((key, str(value)) for value in getattr(self, name))
+        if self.target:
+            pairs.append(("target", self.target))
+        if self.date_from:
+            pairs.append(("date_from", self.date_from.isoformat()))
+        if self.date_to:
+            pairs.append(("date_to", self.date_to.isoformat()))
+        return pairs
+
+    def describe(self) -> dict[str, Any]:
+        """The set filters, JSON-able and readable (versions by name), for exports to record."""
+        described: dict[str, Any] = {}
+        names = dict(
+            ModelVersion.objects.filter(pk__in=self.model_versions).values_list("pk", "name")
+        )
+        for key, name in _MULTI_KEYS.items():
+            chosen = getattr(self, name)
+            if chosen:
+                described[key] = (
+                    [f"{names.get(pk, '?')} (#{pk})" for pk in chosen]
+                    if key == "model_version"
+                    else list(chosen)
+                )
+        if self.target:
+            described["target"] = self.target
+        if self.date_from:
+            described["date_from"] = self.date_from.isoformat()
+        if self.date_to:
+            described["date_to"] = self.date_to.isoformat()
+        return described
+
+    @property
+    def is_empty(self) -> bool:
+        return self == AuditFilters()
+
+
+def _values(query: Any, key: str) -> list[str]:
+    if hasattr(query, "getlist"):
+        raw = query.getlist(key)
+    else:
+        found = query.get(key, [])
+        raw = [found] if isinstance(found, str) else list(found)
+    return [str(v).strip() for v in raw if str(v).strip()]
+
+
+def _parse_day(value: str) -> date | None:
+    try:
+        return parse_date(value)
+    except ValueError:
+        return None
+
+
+def _unknown_values(values: dict[str, Any]) -> dict[str, str]:
+    """One message per key naming the first value the database does not know."""
+    known: dict[str, Iterable[Any]] = {}
+    if values["model_versions"]:
+        known["model_version"] = ModelVersion.objects.filter(
+            pk__in=values["model_versions"]
+        ).values_list("pk", flat=True)
+    if values["categories"]:
+        known["category"] = ErrorCategory.objects.filter(code__in=values["categories"]).values_list(
+            "code", flat=True
+        )
+    if values["genres"]:
+        known["genre"] = Genre.objects.filter(slug__in=values["genres"]).values_list(
+            "slug", flat=True
+        )
+    if values["cultures"]:
+        known["culture"] = Culture.objects.filter(slug__in=values["cultures"]).values_list(
+            "slug", flat=True
+        )
+    if values["regions"]:
+        known["region"] = Culture.objects.filter(region__in=values["regions"]).values_list(
+            "region", flat=True
+        )
+    known["kind"] = ErrorCategory.Kind.values
+    known["aspect"] = ErrorCategory.Aspect.values
+    known["severity"] = Flag.Severity.values
+    nouns = {
+        "model_version": "model version",
+        "category": "error category",
+        "genre": "genre",
+        "culture": "culture",
+        "region": "region",
+        "kind": "kind of error",
+        "aspect": "caption aspect",
+        "severity": "severity",
+    }
+    errors: dict[str, str] = {}
+    for key, allowed in known.items():
+        allowed_set = set(allowed)
+        for value in values[_MULTI_KEYS[key]]:
+            if value not in allowed_set:
+                errors[key] = f"Unknown {nouns[key]} “{value}”."
+                break
+    if values["target"] and values["target"] not in Flag.Target.values:
+        errors["target"] = (
+            f"Unknown target “{values['target']}”: use “caption” (the answer) or “reasoning”."
+        )
+    return errors
+
+
+def parse_group_by(query: Any) -> tuple[str, ...]:
+    """The ``group_by`` dimensions, in order (default: by model version; an empty value: none)."""
+    present = query.getlist("group_by") if hasattr(query, "getlist") else _values(query, "group_by")
+    if not present:
+        return DEFAULT_GROUP_BY
+    chosen = tuple(dict.fromkeys(v.strip() for v in present if v.strip()))
+    unknown = [v for v in chosen if v not in DIMENSIONS]
+    if unknown:
+        raise AuditFilterError(
+            {
+                "group_by": f"Cannot group by “{unknown[0]}”: choose from "
+                + ", ".join(DIMENSION_LABELS[d].lower() for d in DIMENSIONS)
+                + "."
+            }
+        )
+    return chosen
+
+
+def filter_choices() -> dict[str, list[tuple[str, str]]]:
+    """The values each filter offers, as (query value, label), for the filter form's selects."""
+    cultures = list(
+        Culture.objects.order_by("region", "name").values_list("slug", "name", "region")
+    )
+    return {
+        "model_version": [
+            (str(pk), name)
+            for pk, name in ModelVersion.objects.order_by("created_at", "pk").values_list(
+                "pk", "name"
+            )
+        ],
+        "category": list(
+            ErrorCategory.objects.order_by("kind", "sort_order", "code").values_list("code", "name")
+        ),
+        "kind": list(ErrorCategory.Kind.choices),
+        "genre": list(Genre.objects.order_by("name").values_list("slug", "name")),
+        "culture": [(slug, f"{name} ({region})") for slug, name, region in cultures],
+        "region": [(region, region) for region in sorted({c[2] for c in cultures})],
+        "aspect": list(ErrorCategory.Aspect.choices),
+        "target": list(Flag.Target.choices),
+        "severity": list(Flag.Severity.choices),
+    }
+
+
+# --- SQL pieces --------------------------------------------------------------------------------------
+
+
+def _t(model: Any) -> str:
+    return str(model._meta.db_table)
+
+
+def _placeholders(values: Sequence[Any]) -> str:
+    return ", ".join(["%s"] * len(values))
+
+
+def _float() -> str:
+    return "DOUBLE PRECISION" if connection.vendor == "postgresql" else "REAL"
+
+
+@dataclass
+class _Category:
+    id: int
+    code: str
+    name: str
+    kind: str
+    aspect: str
+    is_active: bool
+
+
+def _taxonomy() -> list[_Category]:
+    return [
+        _Category(*row)
+        for row in ErrorCategory.objects.order_by("kind", "sort_order", "code").values_list(
+            "id", "code", "name", "kind", "aspect", "is_active"
+        )
+    ]
+
+
+def _day_start(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min), timezone.get_current_timezone())
+
+
+def _review_where(filters: AuditFilters, alias: str) -> tuple[list[str], list[Any]]:
+    """Which reviews count: those of the chosen versions and songs, submitted in the date range.
+
+    ``alias`` is either fact table (both carry version, song and submission time).
+    """
+    clauses: list[str] = []
+    params: list[Any] = []
+    if filters.model_versions:
+        clauses.append(f"{alias}.model_version_id IN ({_placeholders(filters.model_versions)})")
+        params.extend(filters.model_versions)
+    if filters.date_from:
+        clauses.append(f"{alias}.submitted_at >= %s")
+        params.append(_day_start(filters.date_from))
+    if filters.date_to:
+        clauses.append(f"{alias}.submitted_at < %s")
+        params.append(_day_start(filters.date_to + timedelta(days=1)))
+    song_genres, song_cultures = _t(Song.genres.through), _t(Song.cultures.through)
+    if filters.genres:
+        clauses.append(
+            f"EXISTS (SELECT 1 FROM {song_genres} xg JOIN {_t(Genre)} yg ON yg.id = xg.genre_id "  # noqa: S608 (identifiers from models; values are parameters)
+            f"WHERE xg.song_id = {alias}.song_id AND yg.slug IN ({_placeholders(filters.genres)}))"
+        )
+        params.extend(filters.genres)
+    for column, chosen in (("slug", filters.cultures), ("region", filters.regions)):
+        if chosen:
+            clauses.append(
+                f"EXISTS (SELECT 1 FROM {song_cultures} xc JOIN {_t(Culture)} yc "  # noqa: S608 (identifiers from models; values are parameters)
+                f"ON yc.id = xc.culture_id WHERE xc.song_id = {alias}.song_id "
+                f"AND yc.{column} IN ({_placeholders(chosen)}))"
+            )
+            params.extend(chosen)
+    return clauses, params
+
+
+def _counted_categories(filters: AuditFilters, taxonomy: list[_Category]) -> list[_Category]:
+    return [
+        c
+        for c in taxonomy
+        if (not filters.categories or c.code in filters.categories)
+        and (not filters.kinds or c.kind in filters.kinds)
+        and (not filters.aspects or c.aspect in filters.aspects)
+    ]
+
+
+def _flag_where(
+    filters: AuditFilters, alias: str, taxonomy: list[_Category]
+) -> tuple[list[str], list[Any]]:
+    """Which flags count (of the counted reviews: combine with ``_review_where`` on the same alias)."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    if filters.categories or filters.kinds or filters.aspects:
+        ids = [c.id for c in _counted_categories(filters, taxonomy)]
+        clauses.append(f"{alias}.category_id IN ({_placeholders(ids)})" if ids else "1 = 0")
+        params.extend(ids)
+    if filters.target:
+        clauses.append(f"{alias}.target = %s")
+        params.append(filters.target)
+    if filters.severities:
+        clauses.append(f"{alias}.severity IN ({_placeholders(filters.severities)})")
+        params.extend(filters.severities)
+    return clauses, params
+
+
+def _where(*parts: tuple[list[str], list[Any]]) -> tuple[str, list[Any]]:
+    clauses = [c for part in parts for c in part[0]]
+    params = [p for part in parts for p in part[1]]
+    return ("WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+
+@dataclass
+class _GenerationGrouping:
+    """Joins from a row with a ``song_id`` to its genres/cultures, and the grouped expressions."""
+
+    joins: str
+    params: list[Any]
+    exprs: list[str]
+
+
+def _generation_grouping(
+    dims: Sequence[str], filters: AuditFilters, alias: str
+) -> _GenerationGrouping:
+    joins: list[str] = []
+    params: list[Any] = []
+    exprs: list[str] = []
+    song_genres, song_cultures = _t(Song.genres.through), _t(Song.cultures.through)
+    if "genre" in dims:
+        restrict = ""
+        if filters.genres:
+            # Grouping by a filtered dimension shows the chosen values only.
+            restrict = (
+                f" AND sg.genre_id IN (SELECT id FROM {_t(Genre)} "  # noqa: S608 (identifiers from models; values are parameters)
+                f"WHERE slug IN ({_placeholders(filters.genres)}))"
+            )
+            params.extend(filters.genres)
+        joins.append(f"JOIN {song_genres} sg ON sg.song_id = {alias}.song_id{restrict}")
+    if "culture" in dims:
+        restrict_parts: list[str] = []
+        if filters.cultures:
+            restrict_parts.append(f"sc_c.slug IN ({_placeholders(filters.cultures)})")
+            params.extend(filters.cultures)
+        if filters.regions:
+            restrict_parts.append(f"sc_c.region IN ({_placeholders(filters.regions)})")
+            params.extend(filters.regions)
+        restrict = "".join(f" AND {part}" for part in restrict_parts)
+        joins.append(
+            f"JOIN {song_cultures} sc ON sc.song_id = {alias}.song_id "
+            f"JOIN {_t(Culture)} sc_c ON sc_c.id = sc.culture_id{restrict}"
+        )
+    elif "region" in dims:
+        # One row per (song, region) even when a song has two cultures of one region.
+        restrict = ""
+        if filters.regions:
+            restrict = f" WHERE c.region IN ({_placeholders(filters.regions)})"
+            params.extend(filters.regions)
+        joins.append(
+            f"JOIN (SELECT DISTINCT x.song_id, c.region FROM {song_cultures} x "  # noqa: S608 (identifiers from models; values are parameters)
+            f"JOIN {_t(Culture)} c ON c.id = x.culture_id{restrict}) sr "
+            f"ON sr.song_id = {alias}.song_id"
+        )
+    for dim in dims:
+        if dim == "model_version":
+            exprs.append(f"{alias}.model_version_id")
+        elif dim == "genre":
+            exprs.append("sg.genre_id")
+        elif dim == "culture":
+            exprs.append("sc_c.id")
+        elif dim == "region":
+            exprs.append("sc_c.region" if "culture" in dims else "sr.region")
+    return _GenerationGrouping(" ".join(joins), params, exprs)
+
+
+_FLAG_COLUMNS = {"category": "category_id", "kind": "kind", "aspect": "aspect", "target": "target"}
+
+
+def _fetch(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, list(params))
+        return list(cursor.fetchall())
+
+
+# --- Rates -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RateRow:
+    """One cell: its units, experts, flagged share (Wilson) and flags per 100 words (bootstrap)."""
+
+    cell: dict[str, str]
+    labels: dict[str, str]
+    n_generations: int
+    n_experts: int
+    n_flagged: int
+    share_flagged: float | None
+    share_low: float | None
+    share_high: float | None
+    per_100_words: float | None
+    per_100_words_low: float | None
+    per_100_words_high: float | None
+    n_word_generations: int
+    n_flags: int
+
+    @property
+    def small_sample(self) -> bool:
+        return self.n_generations < SMALL_SAMPLE
+
+
+def _rate_row(
+    cell: dict[str, str],
+    labels: dict[str, str],
+    *,
+    n: int,
+    experts: int,
+    flagged: int,
+    flags: int,
+    word_units: int,
+    rate_sum: float,
+    rate_values: list[float],
+) -> RateRow:
+    share = low = high = None
+    if n:
+        share = flagged / n
+        low, high = wilson(flagged, n, Z95)
+    per_word = per_low = per_high = None
+    if word_units:
+        per_word = rate_sum / word_units
+        per_low, per_high = bootstrap_mean_ci(rate_values, zeros=word_units - len(rate_values))
+    return RateRow(
+        cell=cell,
+        labels=labels,
+        n_generations=n,
+        n_experts=experts,
+        n_flagged=flagged,
+        share_flagged=share,
+        share_low=low,
+        share_high=high,
+        per_100_words=per_word,
+        per_100_words_low=per_low,
+        per_100_words_high=per_high,
+        n_word_generations=word_units,
+        n_flags=flags,
+    )
+
+
+def _check_group_by(group_by: Sequence[str]) -> tuple[str, ...]:
+    chosen = tuple(dict.fromkeys(group_by))
+    unknown = [d for d in chosen if d not in DIMENSIONS]
+    if unknown:
+        raise AuditFilterError({"group_by": f"Cannot group by “{unknown[0]}”."})
+    return chosen
+
+
+class _Labels:
+    """Names of the values of every dimension, read once per selector call."""
+
+    def __init__(self, taxonomy: list[_Category]) -> None:
+        self.categories = {c.id: c for c in taxonomy}
+        self.category_by_code = {c.code: c for c in taxonomy}
+        self.versions = dict(ModelVersion.objects.values_list("pk", "name"))
+        self.genres = {
+            pk: (slug, name) for pk, slug, name in Genre.objects.values_list("pk", "slug", "name")
+        }
+        self.cultures = {
+            pk: (slug, name, region)
+            for pk, slug, name, region in Culture.objects.values_list(
+                "pk", "slug", "name", "region"
+            )
+        }
+
+    def value_and_label(self, dim: str, raw: Any) -> tuple[str, str]:
+        if dim == "model_version":
+            return str(raw), self.versions.get(raw, f"#{raw}")
+        if dim == "genre":
+            slug, name = self.genres.get(raw, (str(raw), str(raw)))
+            return slug, name
+        if dim == "culture":
+            slug, name, _region = self.cultures.get(raw, (str(raw), str(raw), ""))
+            return slug, name
+        if dim == "region":
+            return str(raw), str(raw)
+        if dim == "category":
+            category = self.categories.get(raw)
+            return (category.code, category.name) if category else (str(raw), str(raw))
+        choices = {"kind": ErrorCategory.Kind, "aspect": ErrorCategory.Aspect}.get(dim, Flag.Target)
+        return str(raw), str(dict(choices.choices).get(raw, raw))
+
+
+def _flag_combinations(
+    dims: Sequence[str], filters: AuditFilters, taxonomy: list[_Category]
+) -> list[tuple[Any, ...]]:
+    """The flag-level values to show for every generation-level cell, from the taxonomy."""
+    if not dims:
+        return [()]
+    targets = [filters.target] if filters.target else list(Flag.Target.values)
+    combos: dict[tuple[Any, ...], None] = {}
+    for category in _counted_categories(filters, taxonomy):
+        if not category.is_active:
+            continue  # retired categories appear only where flagged (added from the data)
+        for target in targets:
+            values = {
+                "category": category.id,
+                "kind": category.kind,
+                "aspect": category.aspect,
+                "target": target,
+            }
+            combos[tuple(values[d] for d in dims)] = None
+    return list(combos)
+
+
+def audit_rates(filters: AuditFilters, group_by: Sequence[str] = DEFAULT_GROUP_BY) -> list[RateRow]:
+    """Share flagged and flags per 100 words per cell of ``group_by`` (see the module docstring).
+
+    Four queries plus the label lookups: units and experts per generation-level cell, flagged and
+    flag counts per cell, the per-generation rates for the bootstrap, and the taxonomy.
+    """
+    dims = _check_group_by(group_by)
+    gdims = [d for d in dims if d in GENERATION_DIMENSIONS]
+    fdims = [d for d in dims if d in FLAG_DIMENSIONS]
+    taxonomy = _taxonomy()
+    review_facts = _t(AuditReviewFact)
+
+    # Units, experts and units with words in each part, per generation-level cell.
+    grouping = _generation_grouping(gdims, filters, "rf")
+    where, where_params = _where(_review_where(filters, "rf"))
+    gcols = ", ".join(grouping.exprs)
+    denominators = _fetch(
+        f"SELECT {gcols + ', ' if gcols else ''}COUNT(DISTINCT rf.generation_id), "  # noqa: S608 (identifiers from models and fixed names; values are parameters)
+        "COUNT(DISTINCT rf.expert_id), "
+        "COUNT(DISTINCT CASE WHEN rf.words_think > 0 THEN rf.generation_id END), "
+        "COUNT(DISTINCT CASE WHEN rf.words_answer > 0 THEN rf.generation_id END), "
+        "COUNT(DISTINCT CASE WHEN rf.words_think + rf.words_answer > 0 "
+        "THEN rf.generation_id END) "
+        f"FROM {review_facts} rf {grouping.joins} {where}"
+        + (f" GROUP BY {gcols}" if gcols else ""),
+        grouping.params + where_params,
+    )
+
+    # Flagged units, flags and the sum of per-generation rates per (cell, flag values).
+    units_sql, units_params = _units_subquery(filters)
+    flags_sql, flags_params = _flagged_subquery(filters, taxonomy, fdims)
+    ugrouping = _generation_grouping(gdims, filters, "u")
+    words = _words_expr(filters, fdims)
+    fcols = [f"fa.{d}" for d in fdims]
+    group_cols = ", ".join(ugrouping.exprs + fcols)
+    select_cols = group_cols + ", " if group_cols else ""
+    from_sql = (
+        f"FROM ({flags_sql}) fa JOIN ({units_sql}) u ON u.generation_id = fa.generation_id "
+        f"{ugrouping.joins}"
+    )
+    from_params = flags_params + units_params + ugrouping.params
+    rate = f"CAST(fa.nf AS {_float()}) * 100 / (u.nr * {words})"
+    numerators = _fetch(
+        f"SELECT {select_cols}SUM(CASE WHEN fa.ns > 0 THEN 1 ELSE 0 END), SUM(fa.nf), "
+        f"SUM(CASE WHEN {words} > 0 THEN {rate} ELSE 0 END) {from_sql}"
+        + (f" GROUP BY {group_cols}" if group_cols else ""),
+        from_params,
+    )
+    # Per-generation rates of the generations with flags in each cell (the others are zeros).
+    values: dict[tuple[Any, ...], list[float]] = defaultdict(list)
+    for row in _fetch(
+        f"SELECT {select_cols}{rate} {from_sql} WHERE {words} > 0",
+        from_params,
+    ):
+        values[tuple(row[:-1])].append(float(row[-1]))
+
+    width = len(gdims)
+    counted: dict[tuple[Any, ...], tuple[int, int, float]] = {
+        tuple(row[: width + len(fdims)]): (
+            int(row[-3] or 0),
+            int(row[-2] or 0),
+            float(row[-1] or 0),
+        )
+        for row in numerators
+    }
+    combos = _flag_combinations(fdims, filters, taxonomy)
+    seen_combos = {key[width:] for key in counted}
+    combos += [c for c in seen_combos if c not in set(combos)]
+    labels = _Labels(taxonomy)
+    rows: list[RateRow] = []
+    for row in denominators:
+        gkey = tuple(row[:width])
+        n, experts, think_units, answer_units, any_units = (int(v or 0) for v in row[width:])
+        if n == 0 and gdims:
+            continue
+        for combo in combos:
+            key = gkey + tuple(combo)
+            flagged, flags, rate_sum = counted.get(key, (0, 0, 0.0))
+            part = dict(zip(fdims, combo, strict=True)).get("target", filters.target)
+            word_units = {"reasoning": think_units, "caption": answer_units}.get(part, any_units)
+            cell: dict[str, str] = {}
+            cell_labels: dict[str, str] = {}
+            for dim, raw in zip(gdims + fdims, key, strict=True):
+                cell[dim], cell_labels[dim] = labels.value_and_label(dim, raw)
+            rows.append(
+                _rate_row(
+                    {d: cell[d] for d in dims},
+                    {d: cell_labels[d] for d in dims},
+                    n=n,
+                    experts=experts,
+                    flagged=flagged,
+                    flags=flags,
+                    word_units=word_units,
+                    rate_sum=rate_sum,
+                    rate_values=values.get(key, []),
+                )
+            )
+    rows.sort(key=lambda r: tuple(r.labels[d].casefold() for d in dims))
+    return rows
+
+
+def _units_subquery(filters: AuditFilters) -> tuple[str, list[Any]]:
+    """One row per unit: its version, song, word counts and number of counted reviews."""
+    where, params = _where(_review_where(filters, "rf"))
+    return (
+        "SELECT rf.generation_id, MIN(rf.model_version_id) AS model_version_id, "  # noqa: S608 (identifiers from models; values are parameters)
+        "MIN(rf.song_id) AS song_id, MIN(rf.words_think) AS wt, MIN(rf.words_answer) AS wa, "
+        f"COUNT(*) AS nr FROM {_t(AuditReviewFact)} rf {where} GROUP BY rf.generation_id",
+        params,
+    )
+
+
+def _flagged_subquery(
+    filters: AuditFilters, taxonomy: list[_Category], fdims: Sequence[str]
+) -> tuple[str, list[Any]]:
+    """Per (generation, flag-level values): counted flags (nf) and major/critical ones (ns)."""
+    where, params = _where(_review_where(filters, "ff"), _flag_where(filters, "ff", taxonomy))
+    columns = "".join(f", ff.{_FLAG_COLUMNS[d]} AS {d}" for d in fdims)
+    group = "".join(f", ff.{_FLAG_COLUMNS[d]}" for d in fdims)
+    return (
+        f"SELECT ff.generation_id{columns}, COUNT(*) AS nf, "  # noqa: S608 (identifiers from models; values are parameters)
+        f"SUM(CASE WHEN ff.severity IN (%s, %s) THEN 1 ELSE 0 END) AS ns "
+        f"FROM {_t(AuditFlagFact)} ff {where} GROUP BY ff.generation_id{group}",
+        [*SERIOUS, *params],
+    )
+
+
+def _words_expr(filters: AuditFilters, fdims: Sequence[str]) -> str:
+    if "target" in fdims:
+        return "(CASE WHEN fa.target = 'reasoning' THEN u.wt ELSE u.wa END)"
+    if filters.target == Flag.Target.REASONING:
+        return "u.wt"
+    if filters.target == Flag.Target.CAPTION:
+        return "u.wa"
+    return "(u.wt + u.wa)"
+
+
+def audit_overall(filters: AuditFilters) -> RateRow:
+    """The one cell of everything the filters count."""
+    return audit_rates(filters, ())[0]
+
+
+# --- Version comparison and lineage ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class McNemar:
+    b: int  # pairs where only A's output was flagged
+    c: int  # pairs where only B's output was flagged
+    n_pairs: int
+    p_value: float
+
+
+@dataclass(frozen=True)
+class VersionComparison:
+    """Share flagged of A minus B, paired on the songs both were reviewed on when there are any."""
+
+    version_a: ModelVersion
+    version_b: ModelVersion
+    a: RateRow
+    b: RateRow
+    shared_songs: int
+    method: str  # "paired", "unpaired" or "" (a version has no reviewed output)
+    difference: float | None
+    low: float | None
+    high: float | None
+    significant: bool
+    a_paired: float | None
+    b_paired: float | None
+    mcnemar: McNemar | None
+    unpaired_difference: float | None
+    unpaired_low: float | None
+    unpaired_high: float | None
+
+
+def audit_compare(
+    version_a: ModelVersion, version_b: ModelVersion, filters: AuditFilters
+) -> VersionComparison:
+    """Compare two versions' share flagged under the same filters (their own version filter aside).
+
+    Paired (when they share songs): per song, each version's share of flagged outputs; the
+    difference is the mean over shared songs of A − B, with a bootstrap interval over songs, and
+    McNemar's exact test when every shared song has exactly one output per version. Unpaired
+    (always computed, the headline when no song is shared): Newcombe's interval on all units.
+    """
+    scoped = replace(filters, model_versions=(version_a.pk, version_b.pk))
+    by_version = {int(r.cell["model_version"]): r for r in audit_rates(scoped, ("model_version",))}
+    a = by_version.get(version_a.pk) or _empty_row(version_a)
+    b = by_version.get(version_b.pk) or _empty_row(version_b)
+
+    per_song = _per_song_outcomes(scoped)
+    shared = sorted(
+        song for song, found in per_song.items() if version_a.pk in found and version_b.pk in found
+    )
+    a_shares = [per_song[s][version_a.pk][1] / per_song[s][version_a.pk][0] for s in shared]
+    b_shares = [per_song[s][version_b.pk][1] / per_song[s][version_b.pk][0] for s in shared]
+    mcnemar = None
+    if shared and all(
+        per_song[s][version_a.pk][0] == per_song[s][version_b.pk][0] == 1 for s in shared
+    ):
+        only_a = sum(1 for x, y in zip(a_shares, b_shares, strict=True) if x and not y)
+        only_b = sum(1 for x, y in zip(a_shares, b_shares, strict=True) if y and not x)
+        mcnemar = McNemar(only_a, only_b, len(shared), mcnemar_exact(only_a, only_b))
+
+    unpaired_difference: float | None = None
+    unpaired_low: float | None = None
+    unpaired_high: float | None = None
+    if a.n_generations and b.n_generations:
+        unpaired_difference, (unpaired_low, unpaired_high) = newcombe(
+            a.n_flagged, a.n_generations, b.n_flagged, b.n_generations
+        )
+    difference: float | None
+    low: float | None
+    high: float | None
+    if shared:
+        paired = paired_bootstrap(a_shares, b_shares)
+        method, difference, low, high = "paired", paired.mean, paired.low, paired.high
+    elif unpaired_difference is not None:
+        method, difference, low, high = "unpaired", unpaired_difference, unpaired_low, unpaired_high
+    else:
+        method, difference, low, high = "", None, None, None
+    return VersionComparison(
+        version_a=version_a,
+        version_b=version_b,
+        a=a,
+        b=b,
+        shared_songs=len(shared),
+        method=method,
+        difference=difference,
+        low=low,
+        high=high,
+        significant=low is not None and high is not None and (low > 0 or high < 0),
+        a_paired=sum(a_shares) / len(shared) if shared else None,
+        b_paired=sum(b_shares) / len(shared) if shared else None,
+        mcnemar=mcnemar,
+        unpaired_difference=unpaired_difference,
+        unpaired_low=unpaired_low,
+        unpaired_high=unpaired_high,
+    )
+
+
+def _empty_row(version: ModelVersion) -> RateRow:
+    return _rate_row(
+        {"model_version": str(version.pk)},
+        {"model_version": version.name},
+        n=0,
+        experts=0,
+        flagged=0,
+        flags=0,
+        word_units=0,
+        rate_sum=0.0,
+        rate_values=[],
+    )
+
+
+def _per_song_outcomes(filters: AuditFilters) -> dict[int, dict[int, tuple[int, int]]]:
+    """Song → version → (units, flagged units): one GROUP BY."""
+    units_sql, units_params = _units_subquery(filters)
+    taxonomy = _taxonomy()
+    where, params = _where(
+        _review_where(filters, "ff"),
+        _flag_where(filters, "ff", taxonomy),
+        ([f"ff.severity IN ({_placeholders(SERIOUS)})"], list(SERIOUS)),
+    )
+    rows = _fetch(
+        f"SELECT u.song_id, u.model_version_id, COUNT(*), "  # noqa: S608 (identifiers from models; values are parameters)
+        "SUM(CASE WHEN s.generation_id IS NULL THEN 0 ELSE 1 END) "
+        f"FROM ({units_sql}) u LEFT JOIN (SELECT DISTINCT ff.generation_id FROM "
+        f"{_t(AuditFlagFact)} ff {where}) s ON s.generation_id = u.generation_id "
+        "GROUP BY u.song_id, u.model_version_id",
+        units_params + params,
+    )
+    outcomes: dict[int, dict[int, tuple[int, int]]] = defaultdict(dict)
+    for song, version, n, flagged in rows:
+        outcomes[song][version] = (int(n), int(flagged or 0))
+    return outcomes
+
+
+@dataclass(frozen=True)
+class LineagePoint:
+    version: ModelVersion
+    depth: int  # 0 for the root of the chain
+    rate: RateRow
+    change: VersionComparison | None  # this version against its parent
+
+
+def audit_lineage_trend(
+    version: ModelVersion, filters: AuditFilters | None = None
+) -> list[LineagePoint]:
+    """The rate of each version from the root of ``version``'s parent chain down to it."""
+    filters = filters or AuditFilters()
+    chain = [version]
+    seen = {version.pk}
+    while chain[-1].parent_id is not None and chain[-1].parent_id not in seen:
+        parent = ModelVersion.objects.get(pk=chain[-1].parent_id)
+        seen.add(parent.pk)
+        chain.append(parent)
+    chain.reverse()
+    scoped = replace(filters, model_versions=tuple(v.pk for v in chain))
+    by_version = {int(r.cell["model_version"]): r for r in audit_rates(scoped, ("model_version",))}
+    points: list[LineagePoint] = []
+    for depth, member in enumerate(chain):
+        change = audit_compare(member, chain[depth - 1], filters) if depth else None
+        points.append(
+            LineagePoint(member, depth, by_version.get(member.pk) or _empty_row(member), change)
+        )
+    return points
+
+
+# --- Blind spots -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BlindSpotRow:
+    level: str  # "region" or "culture"
+    region: str
+    culture: str  # slug; "" on region rows
+    label: str
+    rate: RateRow
+    difference: float | None  # share flagged − the overall share flagged
+    relation: (
+        str  # "above", "below" (the Wilson interval excludes the overall), "in line", "no data"
+    )
+    small_sample: bool
+    smallest: bool
+
+
+@dataclass(frozen=True)
+class CategoryCount:
+    code: str
+    name: str
+    n_flags: int
+    n_generations: int
+
+
+@dataclass(frozen=True)
+class BlindSpotReport:
+    overall: RateRow
+    regions: list[BlindSpotRow]
+    cultures: list[BlindSpotRow]
+    top_cultural_categories: dict[str, list[CategoryCount]]
+    small_sample_threshold: int = field(default=SMALL_SAMPLE)
+
+
+def audit_blind_spots(filters: AuditFilters) -> BlindSpotReport:
+    """Rates per region and per culture/tradition against the overall rate, small samples marked,
+    and each region's most frequent cultural error categories."""
+    overall = audit_overall(filters)
+    regions = _blind_spot_rows("region", audit_rates(filters, ("region",)), overall)
+    region_of = dict(Culture.objects.values_list("slug", "region"))
+    cultures = _blind_spot_rows(
+        "culture", audit_rates(filters, ("culture",)), overall, region_of=region_of
+    )
+    regions.sort(key=lambda r: (-(r.rate.share_flagged or 0), r.label.casefold()))
+    cultures.sort(key=lambda r: (r.region.casefold(), -(r.rate.share_flagged or 0), r.label))
+    return BlindSpotReport(overall, regions, cultures, _top_cultural_categories(filters))
+
+
+def _blind_spot_rows(
+    level: str,
+    rates: list[RateRow],
+    overall: RateRow,
+    *,
+    region_of: Mapping[str, str] | None = None,
+) -> list[BlindSpotRow]:
+    smallest = min((r.n_generations for r in rates), default=0)
+    rows = []
+    for rate in rates:
+        value = rate.cell[level]
+        difference = relation = None
+        if rate.share_flagged is None or overall.share_flagged is None:
+            relation = "no data"
+        else:
+            difference = rate.share_flagged - overall.share_flagged
+            assert rate.share_low is not None and rate.share_high is not None
+            if rate.share_low > overall.share_flagged:
+                relation = "above"
+            elif rate.share_high < overall.share_flagged:
+                relation = "below"
+            else:
+                relation = "in line"
+        rows.append(
+            BlindSpotRow(
+                level=level,
+                region=value if level == "region" else (region_of or {}).get(value, ""),
+                culture="" if level == "region" else value,
+                label=rate.labels[level],
+                rate=rate,
+                difference=difference,
+                relation=relation,
+                small_sample=rate.small_sample,
+                smallest=rate.n_generations == smallest,
+            )
+        )
+    return rows
+
+
+def _top_cultural_categories(filters: AuditFilters) -> dict[str, list[CategoryCount]]:
+    taxonomy = _taxonomy()
+    where, params = _where(
+        _review_where(filters, "ff"),
+        _flag_where(filters, "ff", taxonomy),
+        (["ff.kind = %s"], [ErrorCategory.Kind.CULTURAL.value]),
+    )
+    rows = _fetch(
+        "SELECT sr.region, ff.category_id, COUNT(*), COUNT(DISTINCT ff.generation_id) "  # noqa: S608 (identifiers from models; values are parameters)
+        f"FROM {_t(AuditFlagFact)} ff JOIN (SELECT DISTINCT x.song_id, c.region "
+        f"FROM {_t(Song.cultures.through)} x JOIN {_t(Culture)} c ON c.id = x.culture_id) sr "
+        f"ON sr.song_id = ff.song_id {where} GROUP BY sr.region, ff.category_id",
+        params,
+    )
+    categories = {c.id: c for c in taxonomy}
+    by_region: dict[str, list[CategoryCount]] = defaultdict(list)
+    for region, category_id, flags, generations in rows:
+        category = categories[category_id]
+        by_region[region].append(
+            CategoryCount(category.code, category.name, int(flags), int(generations))
+        )
+    return {
+        region: sorted(counts, key=lambda c: (-c.n_flags, c.code))[:TOP_CULTURAL_CATEGORIES]
+        for region, counts in sorted(by_region.items())
+    }
+
+
+# --- Agreement ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AgreementRow:
+    category: str
+    name: str
+    kind: str
+    aspect: str
+    n_generations: int
+    n_experts: int
+    n_flags: int
+    n_agreed: int
+    agreement: float | None
+    contested: bool
+    k_of_n: list[tuple[int, int, int]]  # (k, n, how many (generation, category) pairs)
+
+
+def _overlap_sql(outer: str, inner: str) -> str:
+    """Flags of another review on the same generation, category and target sharing a character."""
+    return (
+        f"{inner}.generation_id = {outer}.generation_id "
+        f"AND {inner}.category_id = {outer}.category_id AND {inner}.target = {outer}.target "
+        f"AND {inner}.review_fact_id <> {outer}.review_fact_id "
+        f"AND {inner}.start_char < {outer}.end_char AND {outer}.start_char < {inner}.end_char"
+    )
+
+
+def audit_agreement(filters: AuditFilters) -> list[AgreementRow]:
+    """Per category, how often a flag is matched by another expert's overlapping flag.
+
+    Over generations with at least two counted reviews: a flag *agrees* when a flag of the same
+    category on the same target by another reviewer shares at least one character with it; its *k*
+    is the number of reviewers with such a flag, itself included. Per (generation, category) the
+    largest k among its flags, against n = the generation's counted reviews, gives "k of n experts
+    agree". Contested: agreement below one half. Two queries.
+    """
+    taxonomy = _taxonomy()
+    review_facts, flag_facts = _t(AuditReviewFact), _t(AuditFlagFact)
+    multi_where, multi_params = _where(_review_where(filters, "rf"))
+    multi = (
+        f"SELECT rf.generation_id, COUNT(*) AS n FROM {review_facts} rf {multi_where} "  # noqa: S608 (identifiers from models; values are parameters)
+        "GROUP BY rf.generation_id HAVING COUNT(*) >= 2"
+    )
+    flag_clauses, flag_params = _where(
+        _review_where(filters, "f"), _flag_where(filters, "f", taxonomy)
+    )
+    other_clauses, other_params = _where(
+        _review_where(filters, "o"), _flag_where(filters, "o", taxonomy)
+    )
+    other_where = other_clauses.replace("WHERE ", " AND ", 1)
+    per_flag = (
+        "SELECT f.generation_id, f.category_id, m.n, 1 + (SELECT COUNT(DISTINCT o.review_fact_id) "  # noqa: S608 (identifiers from models; values are parameters)
+        f"FROM {flag_facts} o WHERE {_overlap_sql('f', 'o')}{other_where}) AS k "
+        f"FROM {flag_facts} f JOIN ({multi}) m ON m.generation_id = f.generation_id {flag_clauses}"
+    )
+    rows = _fetch(
+        "SELECT g.category_id, g.k, g.n, COUNT(*), SUM(g.flags), SUM(g.agreed) FROM ("  # noqa: S608 (identifiers from models; values are parameters)
+        "SELECT p.generation_id, p.category_id, p.n, MAX(p.k) AS k, COUNT(*) AS flags, "
+        "SUM(CASE WHEN p.k >= 2 THEN 1 ELSE 0 END) AS agreed "
+        f"FROM ({per_flag}) p GROUP BY p.generation_id, p.category_id, p.n) g "
+        "GROUP BY g.category_id, g.k, g.n",
+        other_params + multi_params + flag_params,
+    )
+    # Every reviewer of those generations stands behind the figure, flagging or not.
+    experts = dict(
+        _fetch(
+            "SELECT fc.category_id, COUNT(DISTINCT rf.expert_id) FROM (SELECT DISTINCT "  # noqa: S608 (identifiers from models; values are parameters)
+            f"f.generation_id, f.category_id FROM {flag_facts} f JOIN ({multi}) m "
+            f"ON m.generation_id = f.generation_id {flag_clauses}) fc "
+            f"JOIN {review_facts} rf ON rf.generation_id = fc.generation_id {multi_where} "
+            "GROUP BY fc.category_id",
+            multi_params + flag_params + multi_params,
+        )
+    )
+    totals: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0])
+    k_of_n: dict[int, list[tuple[int, int, int]]] = defaultdict(list)
+    for category_id, k, n, pairs, flags, agreed in rows:
+        total = totals[category_id]
+        total[0] += int(pairs)
+        total[1] += int(flags)
+        total[2] += int(agreed)
+        k_of_n[category_id].append((int(k), int(n), int(pairs)))
+    categories = {c.id: c for c in taxonomy}
+    result = []
+    for category_id, (generations, flags, agreed) in totals.items():
+        category = categories[category_id]
+        agreement = agreed / flags if flags else None
+        result.append(
+            AgreementRow(
+                category=category.code,
+                name=category.name,
+                kind=category.kind,
+                aspect=category.aspect,
+                n_generations=generations,
+                n_experts=int(experts.get(category_id, 0)),
+                n_flags=flags,
+                n_agreed=agreed,
+                agreement=agreement,
+                contested=agreement is not None and agreement < CONTESTED_BELOW,
+                k_of_n=sorted(k_of_n[category_id]),
+            )
+        )
+    result.sort(key=lambda r: (r.agreement if r.agreement is not None else math.inf, r.category))
+    return result
+
+
+# --- Drill-down --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SpanRow:
+    flag_id: int
+    review_id: int
+    generation_id: int
+    model_version_id: int
+    model_version: str
+    song_id: int
+    song: str
+    category: str
+    category_name: str
+    kind: str
+    aspect: str
+    target: str
+    severity: str
+    quoted_text: str  # as the expert saw it: escape it when rendering
+    start_char: int
+    end_char: int
+    audio_start_seconds: float | None
+    audio_end_seconds: float | None
+    expert_count: int
+    submitted_at: datetime
+
+
+@dataclass(frozen=True)
+class SpanPage:
+    rows: list[SpanRow]
+    number: int
+    per_page: int
+    total: int
+    num_pages: int
+
+    @property
+    def has_next(self) -> bool:
+        return self.number < self.num_pages
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+
+def audit_spans(
+    filters: AuditFilters,
+    cell: Mapping[str, str] | None = None,
+    *,
+    page: int = 1,
+    per_page: int = 50,
+) -> SpanPage:
+    """The counted flags of a cell, newest review first: what a figure rests on, page by page.
+
+    ``expert_count`` is how many experts flagged an overlapping span of the same category and target
+    (this one included). A page past the end shows the last page. Two queries.
+    """
+    scoped = filters.narrowed(cell or {})
+    taxonomy = _taxonomy()
+    per_page = max(1, min(MAX_PER_PAGE, per_page))
+    flag_facts = _t(AuditFlagFact)
+    where, params = _where(_review_where(scoped, "ff"), _flag_where(scoped, "ff", taxonomy))
+    [(total,)] = _fetch(f"SELECT COUNT(*) FROM {flag_facts} ff {where}", params)  # noqa: S608 (identifiers from models; values are parameters)
+    total = int(total)
+    num_pages = max(1, math.ceil(total / per_page))
+    number = max(1, min(page, num_pages))
+    other_clauses, other_params = _where(
+        _review_where(scoped, "o"), _flag_where(scoped, "o", taxonomy)
+    )
+    other_where = other_clauses.replace("WHERE ", " AND ", 1)
+    rows = _fetch(
+        "SELECT ff.flag_id, ff.review_fact_id, ff.generation_id, ff.model_version_id, mv.name, "  # noqa: S608 (identifiers from models; values are parameters)
+        "ff.song_id, s.title, s.artist, c.code, c.name, ff.kind, ff.aspect, ff.target, "
+        "ff.severity, fl.quoted_text, ff.start_char, ff.end_char, ff.audio_start_seconds, "
+        "ff.audio_end_seconds, ff.submitted_at, "
+        f"1 + (SELECT COUNT(DISTINCT o.expert_id) FROM {flag_facts} o "
+        f"WHERE {_overlap_sql('ff', 'o')}{other_where}) "
+        f"FROM {flag_facts} ff JOIN {_t(Flag)} fl ON fl.id = ff.flag_id "
+        f"JOIN {_t(ModelVersion)} mv ON mv.id = ff.model_version_id "
+        f"JOIN {_t(Song)} s ON s.id = ff.song_id "
+        f"JOIN {_t(ErrorCategory)} c ON c.id = ff.category_id {where} "
+        "ORDER BY ff.submitted_at DESC, ff.flag_id LIMIT %s OFFSET %s",
+        other_params + params + [per_page, (number - 1) * per_page],
+    )
+    spans = [
+        SpanRow(
+            flag_id=row[0],
+            review_id=row[1],
+            generation_id=row[2],
+            model_version_id=row[3],
+            model_version=row[4],
+            song_id=row[5],
+            song=f"{row[7]} — {row[6]}" if row[7] else row[6],
+            category=row[8],
+            category_name=row[9],
+            kind=row[10],
+            aspect=row[11],
+            target=row[12],
+            severity=row[13],
+            quoted_text=row[14],
+            start_char=row[15],
+            end_char=row[16],
+            audio_start_seconds=row[17],
+            audio_end_seconds=row[18],
+            submitted_at=_as_datetime(row[19]),
+            expert_count=int(row[20]),
+        )
+        for row in rows
+    ]
+    return SpanPage(spans, number, per_page, total, num_pages)
+
+
+def _as_datetime(value: Any) -> datetime:
+    # SQLite's driver hands raw-SQL timestamps back as text.
+    if isinstance(value, datetime):
+        return value
+    parsed = parse_datetime(str(value))
+    if parsed is None:
+        raise ValueError(f"Not a timestamp: {value!r}")
+    return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed, UTC)
+
+
+__all__ = [
+    "DIMENSIONS",
+    "DIMENSION_LABELS",
+    "AgreementRow",
+    "AuditFilterError",
+    "AuditFilters",
+    "BlindSpotReport",
+    "BlindSpotRow",
+    "CategoryCount",
+    "LineagePoint",
+    "McNemar",
+    "RateRow",
+    "SpanPage",
+    "SpanRow",
+    "VersionComparison",
+    "audit_agreement",
+    "audit_blind_spots",
+    "audit_compare",
+    "audit_lineage_trend",
+    "audit_overall",
+    "audit_rates",
+    "audit_spans",
+    "filter_choices",
+    "parse_group_by",
+]
