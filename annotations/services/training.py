@@ -6,7 +6,8 @@ trains, on a connection of its own (Django's connection commits and may be recyc
 not). The lock dies with the worker's process, so "status running and lock free" means the worker
 died, and the next delivery resumes from the last checkpoint. A second delivery while the lock is
 held returns quietly. On SQLite (the embedded demo) a heartbeat lease stands in for the lock: a
-heartbeat older than ``LEASE_SECONDS`` is a dead holder.
+heartbeat older than ``LEASE_SECONDS``, or a holder process on this machine that no longer exists,
+is a dead holder.
 
 The files (checkpoints, final weights, ``events.jsonl``) live under ``MEDIA_ROOT/training/runs/<pk>/``;
 the rows keep the progress, the per-step metrics (the charts' history) and the recorded config.
@@ -43,7 +44,8 @@ from annotations.models import (
 )
 from annotations.services.notifications import notify_user
 
-# The runner's module imports no torch at import time (only its functions do).
+# Neither module imports torch at import time (only their functions do).
+from modeling.training.config import STAGE_FORMAT, training_config
 from modeling.training.runner import TrainingHooks, TrainingResult
 
 if TYPE_CHECKING:
@@ -62,9 +64,6 @@ FINISHED = (
     TrainingRun.Status.FAILED,
     TrainingRun.Status.CANCELLED,
 )
-
-# Stage -> which snapshot file it trains on (cot is the SFT rows whose target reasons).
-STAGE_FORMAT = {"sft": "sft", "cot": "sft", "grpo": "grpo", "dpo": "dpo"}
 
 
 # --- Launch ------------------------------------------------------------------------------------
@@ -90,8 +89,6 @@ def training_run_create(
     hyperparameter is unknown or out of range. Using a profile freezes it (later edits make a new
     version), so the run's rewards stay reproducible.
     """
-    from modeling.training.config import training_config
-
     if stage not in STAGE_FORMAT:
         raise ValidationFailed(f"Unknown stage {stage!r}; use one of {', '.join(STAGE_FORMAT)}.")
     if base_version.status == ModelVersion.Status.RETIRED:
