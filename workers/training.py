@@ -6,7 +6,10 @@ harmless: a delivery that finds the run held returns at once, one that finds it 
 quietly, and one that finds it running with nobody holding it resumes from the last checkpoint.
 A worker that consumes ``gpu_training`` re-enqueues such orphaned runs when it starts.
 
-Importing this module imports no torch (the service imports ``modeling`` lazily).
+Importing this module imports no torch (the modeling functions import it when they run). Run these
+workers one task at a time per machine: ``celery -A workbench worker -Q gpu_training -c 1
+--prefetch-multiplier 1`` (in-process runs use the GPU; ``WORKBENCH_TRAINING_LAUNCHER=accelerate``
+spreads one run over all of the machine's GPUs).
 """
 
 from __future__ import annotations

@@ -166,3 +166,20 @@ def test_the_list_shows_each_run(auditor_user) -> None:
     html = client_for(auditor_user).get(reverse("training_run_list")).content.decode()
     assert f'data-run="{run.pk}"' in html
     assert 'id="training-new-link"' not in html  # auditors cannot launch
+
+
+def test_the_list_reads_every_run_in_a_fixed_number_of_queries(auditor_user) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = client_for(auditor_user)
+    factories.TrainingRunFactory(reward_profile=factories.RewardProfileFactory())
+    with CaptureQueriesContext(connection) as few:
+        client.get(reverse("training_run_list"))
+    for _ in range(4):
+        run = factories.TrainingRunFactory(reward_profile=factories.RewardProfileFactory())
+        factories.ModelVersionFactory(training_run=run, parent=run.base_version)
+    with CaptureQueriesContext(connection) as many:
+        html = client.get(reverse("training_run_list")).content.decode()
+    assert html.count("data-run=") == 5
+    assert len(many) == len(few)
