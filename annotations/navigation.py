@@ -27,6 +27,7 @@ _NAV = (
     ("Model versions", "model_version_list", "annotations.view_modelversion", "g m"),
     ("Error taxonomy", "taxonomy", "annotations.view_errorcategory", "g t"),
     ("Rewards", "reward_overview", "annotations.view_rewards", "g w"),
+    ("Audit", "audit_dashboard", "annotations.view_audit", "g x"),
 )
 
 

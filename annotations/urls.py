@@ -62,6 +62,7 @@ urlpatterns = [
     path("", include("annotations.dataset_urls")),
     path("", include("annotations.training_urls")),
     path("", include("annotations.model_urls")),
+    path("", include("annotations.audit_urls")),
     path("taxonomy/", views.taxonomy, name="taxonomy"),
     path("health/", views.health, name="health"),
 ]

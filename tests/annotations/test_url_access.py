@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from tests.annotations import access_datasets, access_models, access_trainings
+from tests.annotations import access_audit, access_datasets, access_models, access_trainings
 from tests.helpers import client_for
 
 ANON = "anonymous"
@@ -147,7 +147,7 @@ MATRIX: dict[str, tuple] = {
 
 
 # Each area's pages keep their rows in their own module, so parallel work does not collide here.
-_AREAS = (access_datasets, access_trainings, access_models)
+_AREAS = (access_datasets, access_trainings, access_models, access_audit)
 for _area in _AREAS:
     assert not set(_area.MATRIX) & set(MATRIX), "a URL name is in two access matrices"
     MATRIX.update(_area.MATRIX)
