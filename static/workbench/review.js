@@ -221,6 +221,16 @@
       });
       regions.on("region-updated", (region) => { if (region === player.region) describe(); });
     });
+    // A link to a moment (the audit's drill-down: /reviews/<id>/#t=<seconds>) opens the player
+    // there, once the waveform has loaded the media (loading it resets the clock) or, without a
+    // waveform, once the media knows its duration.
+    const moment = /^#t=(\d+(?:\.\d+)?)$/.exec(window.location.hash);
+    if (moment) {
+      const at = () => player.seek(Number(moment[1]));
+      if (!plain && root.dataset.loaded !== "1") root.addEventListener("player:ready", at, { once: true });
+      else if (plain && media.readyState < 1) media.addEventListener("loadedmetadata", at, { once: true });
+      else at();
+    }
     // Loop on the media clock itself: the regions plugin's "region-out" fires only after a
     // "region-in", which a seek straight to the region's end (or a busy machine) can skip.
     media.addEventListener("timeupdate", () => {
