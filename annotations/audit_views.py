@@ -22,8 +22,17 @@ from django.views.decorators.vary import vary_on_headers
 from annotations import audit_exports, audit_selectors
 from annotations.audit_forms import AuditCompareForm, AuditFilterForm
 from annotations.audit_selectors import DIMENSION_LABELS, AuditFilters, RateRow
+from annotations.models import ErrorCategory, Flag
 from annotations.permissions import access_model_version_for_user
 from annotations.views import HtmxHttpRequest
+
+# Codes → the labels people read, for the spans' and agreement rows.
+_LABELS = {
+    "kind": dict(ErrorCategory.Kind.choices),
+    "aspect": dict(ErrorCategory.Aspect.choices),
+    "target": dict(Flag.Target.choices),
+    "severity": dict(Flag.Severity.choices),
+}
 
 SPANS_PER_PAGE = 50
 # An export of the drill-down stops here (and says so); the page itself pages through all.
@@ -108,6 +117,10 @@ def _query(query: QueryDict) -> str:
         if value
     ]
     return urlencode(keep)
+
+
+def _labelled(row: Any, *keys: str) -> dict[str, str]:
+    return {key: _LABELS[key].get(getattr(row, key), getattr(row, key)) for key in keys}
 
 
 def _spans_link(filters: AuditFilters, cell: dict[str, str]) -> str:
@@ -239,6 +252,7 @@ def audit_agreement(request: HtmxHttpRequest) -> HttpResponse:
             "rows": [
                 {
                     "row": row,
+                    "labels": _labelled(row, "kind", "aspect"),
                     "spans_query": urlencode(narrow({"category": row.category}).to_query()),
                 }
                 for row in rows
@@ -269,6 +283,7 @@ def audit_spans(request: HtmxHttpRequest) -> HttpResponse:
             "spans": [
                 {
                     "row": row,
+                    "labels": _labelled(row, "kind", "aspect", "target", "severity"),
                     "link": audit_exports.review_link(row.review_id, row.audio_start_seconds),
                 }
                 for row in page.rows

@@ -23,6 +23,7 @@ import io
 import json
 import re
 from dataclasses import dataclass
+from html import unescape
 from typing import Any
 from urllib.parse import urlencode
 
@@ -137,9 +138,9 @@ def _row(html: str, **attrs: Any) -> str:
 
 
 def _cells(row: str) -> dict[str, str]:
-    """data-col → the cell's text without tags, whitespace squeezed."""
+    """data-col → the cell's text as a person reads it (no tags, entities decoded, spaces squeezed)."""
     cells = re.findall(r'<td[^>]*data-col="([a-z_0-9]+)"[^>]*>(.*?)</td>', row, flags=re.S)
-    return {col: " ".join(re.sub(r"<[^>]+>", "", text).split()) for col, text in cells}
+    return {col: " ".join(unescape(re.sub(r"<[^>]+>", "", text)).split()) for col, text in cells}
 
 
 def _csv(response: Any) -> tuple[list[str], list[dict[str, str]]]:
@@ -392,7 +393,11 @@ def test_a_rows_spans_link_lists_the_flags_behind_it(auditor_user: Any, audit: A
     spans = client_for(auditor_user).get(link.replace("&amp;", "&")).content.decode()
     assert "1 flagged span<" in spans
     row = _cells(_row(spans, review=audit.r4.pk))
-    assert row["severity"] == "critical" and row["expert_count"] == "1"
+    assert row["severity"] == "Critical" and row["expert_count"] == "1"
+    assert (
+        row["category"]
+        == "Misattributed tradition or region Cultural error · Mood & cultural context"
+    )
     assert f'href="/reviews/{audit.r4.pk}/#t=30"' in spans
 
 

@@ -158,3 +158,27 @@ def test_experts_and_anonymous_visitors_are_refused_the_audit(
         assert response is not None and response.status == 403
     finally:
         page.close()
+
+
+def test_a_filter_the_server_refuses_says_why_in_place_of_the_results(
+    browser: Any, live_server: Any
+) -> None:
+    factories.auditor(username="ines")
+    page = browser.new_page()
+    try:
+        sign_in(page, live_server, "ines")
+        page.goto(live_server.url + "/audit/")
+        page.wait_for_selector("#audit-rates")
+        page.fill("#id_date_from", "2026-02-01")
+        page.wait_for_function("location.search.includes('date_from=2026-02-01')")
+        page.fill("#id_date_to", "2026-01-01")
+        alert = page.locator("#audit-errors")
+        alert.wait_for()
+        assert "The end date is before the start date." in alert.inner_text()
+        assert page.locator("#audit-rates").count() == 0
+        # Fixing the filter brings the results back.
+        page.fill("#id_date_to", "2026-03-01")
+        page.wait_for_selector("#audit-rates")
+        assert page.locator("#audit-errors").count() == 0
+    finally:
+        page.close()
