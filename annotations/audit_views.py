@@ -39,7 +39,9 @@ SPANS_PER_PAGE = 50
 MAX_EXPORTED_SPANS = 10_000
 _EXPORT_PAGE = 1_000
 
-Exporter = Callable[[str], HttpResponse]
+
+class _BadRequest(Exception):
+    pass
 
 
 def _export_format(request: HtmxHttpRequest) -> str:
@@ -50,10 +52,6 @@ def _export_format(request: HtmxHttpRequest) -> str:
     if fmt and not request.user.has_perm("annotations.export_audit"):
         raise PermissionDenied("Your role cannot export audit tables.")
     return fmt
-
-
-class _BadRequest(Exception):
-    pass
 
 
 def _page(
@@ -91,7 +89,6 @@ def _page(
         "query": _query(request.GET),
         "can_export": request.user.has_perm("annotations.export_audit"),
         "definitions": audit_exports.DEFINITIONS,
-        "tables": list(exports),
     }
     if valid:
         context.update(compute())
@@ -114,7 +111,8 @@ def _query(query: QueryDict) -> str:
         for key, values in query.lists()
         if key not in {"format", "table", "page"}
         for value in values
-        if value
+        # An empty group_by is meaningful: no grouping (one overall row).
+        if value or key == "group_by"
     ]
     return urlencode(keep)
 
