@@ -73,7 +73,7 @@ def seed_demo_reward_reviews(*, stdout: Any = None) -> None:
         return
     question = _question_for(waltz)
 
-    _review(
+    submit_demo_review(
         by_name["noor"],
         waltz,
         truth={**WALTZ_TRUTH, "genres": "waltz"},
@@ -85,7 +85,7 @@ def seed_demo_reward_reviews(*, stdout: Any = None) -> None:
         grades={1: "incorrect", 2: "incorrect", 3: "incorrect", 4: "correct"},
         verdict="reject",
     )
-    _review(
+    submit_demo_review(
         by_name["tomas"],
         waltz,
         truth={**WALTZ_TRUTH, "genres": "waltz, folk"},
@@ -94,7 +94,7 @@ def seed_demo_reward_reviews(*, stdout: Any = None) -> None:
         verdict="reject",
         all_wrong=True,
     )
-    _review(
+    submit_demo_review(
         by_name["noor"],
         pad,
         truth=PAD_TRUTH,
@@ -153,7 +153,7 @@ def _question_for(sample: Generation) -> Generation:
     return record_hand_written(group=group, sibling_index=0, raw_text=QUESTION_OUTPUT)
 
 
-def _review(
+def submit_demo_review(
     expert: Any,
     generation: Generation,
     *,
@@ -162,6 +162,7 @@ def _review(
     grades: dict[int, str],
     verdict: str,
     all_wrong: bool = False,
+    corrected_caption: str = "",
 ) -> None:
     review = review_claim(expert=expert, generation=generation)
     answer = generation.answer_text
@@ -180,7 +181,11 @@ def _review(
                 "correction": correction,
             },
         )
-    form: dict[str, str] = {"verdict": verdict, "comment": "Demo review."}
+    form: dict[str, str] = {
+        "verdict": verdict,
+        "comment": "Demo review.",
+        "corrected_caption": corrected_caption,
+    }
     for number in generation_steps(generation):
         form[f"step_{number}"] = grades.get(number, "unverifiable")
     for code, _label in REVIEW_ASPECTS:

@@ -260,6 +260,11 @@ WORKBENCH_MODEL_ATTN_IMPLEMENTATION = env_str("WORKBENCH_MODEL_ATTN_IMPLEMENTATI
 WORKBENCH_MODEL_MAX_BATCH_SIZE = env_int("WORKBENCH_MODEL_MAX_BATCH_SIZE", 8)
 WORKBENCH_MODEL_MAX_BATCH_WINDOWS = env_int("WORKBENCH_MODEL_MAX_BATCH_WINDOWS", 80)
 WORKBENCH_MODEL_TASK_SIZE = env_int("WORKBENCH_MODEL_TASK_SIZE", 16)
+# Evaluations decode greedily up to this many new tokens (recorded with each evaluation). The
+# embedded demo's tiny random model never stops on its own, so the demo keeps its outputs short.
+WORKBENCH_EVALUATION_MAX_NEW_TOKENS = env_int(
+    "WORKBENCH_EVALUATION_MAX_NEW_TOKENS", 48 if WORKBENCH_ENV == "demo" else 1024
+)
 # Training runs on the gpu_training workers: "inprocess" trains inside the worker (one GPU, and the
 # CPU tests); "subprocess" in a child Python process; "accelerate" under `accelerate launch` across
 # the machine's GPUs with WORKBENCH_ACCELERATE_CONFIG (fsdp, deepspeed_zero3, or a config file path).

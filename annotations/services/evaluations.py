@@ -29,7 +29,6 @@ log = logging.getLogger(__name__)
 
 EVAL_FORMAT = "grpo"
 # Greedy, so two evaluations of the same weights agree and a parent and child differ by weights.
-EVALUATION_DECODING = DecodingParams(max_new_tokens=1024, do_sample=False)
 
 
 def evaluation_schedule(
@@ -42,12 +41,14 @@ def evaluation_schedule(
     where missing and queued on the ``gpu_inference`` workers once the transaction commits.
 
     An evaluation that already succeeded, or is queued or running, is reused as it is; a failed
-    one is queued again. ``decoding`` (greedy, 1,024 new tokens by default) is recorded with each
+    one is queued again. ``decoding`` (greedy, ``WORKBENCH_EVALUATION_MAX_NEW_TOKENS`` new tokens by default) is recorded with each
     new evaluation's metrics. Raises ValidationFailed for a snapshot that is not frozen.
     """
     if snapshot.status != DatasetSnapshot.Status.FROZEN:
         raise ValidationFailed(f"Snapshot {snapshot} is not frozen; evaluate on a frozen snapshot.")
-    decoding = decoding or EVALUATION_DECODING
+    decoding = decoding or DecodingParams(
+        max_new_tokens=settings.WORKBENCH_EVALUATION_MAX_NEW_TOKENS, do_sample=False
+    )
     versions = [model_version] + ([model_version.parent] if model_version.parent else [])
     evaluations: list[ModelEvaluation] = []
     to_queue: list[tuple[int, str]] = []

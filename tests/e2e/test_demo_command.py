@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.cookiejar
+import json
 import os
 import re
 import signal
@@ -24,6 +25,11 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+# The first test pays for the demo's start: install checks, migrations, analyses, a tiny training
+# run and two evaluations, on a CPU that the rest of the suite may be sharing.
+pytestmark = pytest.mark.timeout(900)
 
 
 @pytest.fixture(scope="module")
@@ -171,3 +177,36 @@ def test_the_auditor_finds_the_demo_rewards(demo) -> None:  # type: ignore[no-un
     waltz = [p for p in pages.values() if 'data-status="no_agreement"' in p]
     assert waltz, "no breakdown shows the experts' disagreement"
     assert "Flags that cost it" in waltz[0] and "“C major”" in waltz[0]
+
+
+def test_the_admin_finds_the_demo_retraining(demo) -> None:  # type: ignore[no-untyped-def]
+    opener = _browser()
+    _login(opener, demo["url"], "ada", demo["passwords"]["ada"])
+    datasets = opener.open(demo["url"] + "datasets/").read().decode()
+    assert "demo-feedback-v1" in datasets and "frozen" in datasets, datasets[-2000:]
+    runs = opener.open(demo["url"] + "training/").read().decode()
+    run_ids = sorted({int(pk) for pk in re.findall(r'href="/training/(\d+)/"', runs)})
+    assert len(run_ids) == 2, runs[-3000:]
+    # The SFT run trained during the seed; its streamed history comes back from the database.
+    sft = json.loads(opener.open(demo["url"] + f"training/{run_ids[0]}/metrics.json").read())
+    assert sft["status"] == "succeeded" and sft["step"] == sft["total_steps"] == 4, sft
+    assert [p["step"] for p in sft["points"]] == [1, 2, 3, 4]
+    assert all("loss" in p["values"] and "learning_rate" in p["values"] for p in sft["points"])
+    # The GRPO run was queued for the demo's worker, which trains it with the paper's rewards.
+    deadline = time.monotonic() + 240
+    while True:
+        grpo = json.loads(opener.open(demo["url"] + f"training/{run_ids[1]}/metrics.json").read())
+        if grpo["status"] not in ("queued", "running") or time.monotonic() > deadline:
+            break
+        time.sleep(2)
+    assert grpo["status"] == "succeeded", grpo
+    assert any("reward/format" in p["values"] for p in grpo["points"]), grpo["points"][:2]
+    # The SFT version sits under its parent, with its evaluation beside the parent's.
+    models = opener.open(demo["url"] + "models/").read().decode()
+    version = re.search(
+        r'href="/models/(\d+)/">(?:<strong>)?tiny-random-flamingo \(demo\)-sft-', models
+    )
+    assert version, models[-3000:]
+    page = opener.open(demo["url"] + f"models/{version.group(1)}/").read().decode()
+    assert "Evaluations against tiny-random-flamingo (demo)" in page
+    assert 'data-metric="reward/format"' in page and 'data-metric="format_compliance"' in page

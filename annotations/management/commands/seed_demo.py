@@ -17,6 +17,7 @@ from annotations import demo_audio
 from annotations.demo_generations import seed_demo_generations
 from annotations.demo_reviews import seed_demo_reviews
 from annotations.demo_rewards import seed_demo_reward_reviews
+from annotations.demo_training import seed_demo_training
 from annotations.models import (
     Culture,
     ExpertProfile,
@@ -195,6 +196,7 @@ class Command(BaseCommand):
         seed_demo_generations(data_dir=Path(settings.DATA_DIR), stdout=self.stdout)
         seed_demo_reviews(stdout=self.stdout)
         seed_demo_reward_reviews(stdout=self.stdout)
+        seed_demo_training(stdout=self.stdout)
         self.stdout.write("Demo users (username / password / role):")
         for username, password, role in passwords:
             self.stdout.write(f"  {username:8} {password:24} {role}")
