@@ -56,8 +56,8 @@ class DatasetSnapshot(TimestampedModel):
         return self.name
 
     @classmethod
-    def from_db(cls, db: Any, field_names: Any, values: Any) -> DatasetSnapshot:
-        instance = super().from_db(db, field_names, values)
+    def from_db(cls, *args: Any, **kwargs: Any) -> DatasetSnapshot:
+        instance = super().from_db(*args, **kwargs)
         instance._frozen_when_loaded = instance.status == cls.Status.FROZEN
         return instance
 
