@@ -9,6 +9,7 @@ zero and neither is the gradient.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -317,9 +318,9 @@ def test_each_row_keeps_its_own_audio_through_the_shuffled_generation_batch(
 def test_only_reward_functions_with_a_weight_are_used_with_their_weights(
     snapshot: dict[str, Path], tmp_path: Path
 ) -> None:
-    job = make_job(snapshot, tmp_path, use_lora=True)
-    job = TrainingJob(
-        **{**job.__dict__, "reward_weights": {"accuracy": 2.0, "format": 0.5, "preference": 0.0}}
+    job = dataclasses.replace(
+        make_job(snapshot, tmp_path, use_lora=True),
+        reward_weights={"accuracy": 2.0, "format": 0.5, "preference": 0.0},
     )
     trainer = grpo_trainer(job, [])
     assert trainer.reward_func_names == ["format", "accuracy"]
