@@ -27,18 +27,25 @@ Definitions (the pages and the README state them in the same words):
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from functools import wraps
+from typing import Any, ParamSpec, TypeVar
 
-from django.db import connection
+import numpy as np
+from django.core.cache import cache
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from annotations.audit_stats import (
+    RESAMPLES,
+    SEED,
     Z95,
     bootstrap_mean_ci,
     mcnemar_exact,
@@ -57,6 +64,9 @@ from annotations.models import (
     ModelVersion,
     Song,
 )
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 GENERATION_DIMENSIONS = ("model_version", "genre", "culture", "region")
 FLAG_DIMENSIONS = ("category", "kind", "aspect", "target")
@@ -507,6 +517,49 @@ def _fetch(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         return list(cursor.fetchall())
 
 
+@contextmanager
+def _planner() -> Iterator[None]:
+    """PostgreSQL settings for the audit's few large aggregates, for this transaction only.
+
+    JIT compilation costs more than it saves on these (its estimate of the joined rows is far too
+    high), and the per-generation hash aggregates spill to disk at the default work_mem.
+    """
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL jit = off")
+            cursor.execute("SET LOCAL work_mem = '64MB'")
+        yield
+
+
+def _tuned(function: Callable[P, R]) -> Callable[P, R]:
+    @wraps(function)
+    def tuned(*args: P.args, **kwargs: P.kwargs) -> R:
+        with _planner():
+            return function(*args, **kwargs)
+
+    return tuned
+
+
+BOOTSTRAP_CACHE_SECONDS = 7 * 24 * 3600
+
+
+def _bootstrap(values: list[float], zeros: int) -> tuple[float, float]:
+    """``bootstrap_mean_ci`` of these values, cached by their multiset (2,000 resamples of 300,000
+    generations take seconds; the same cell is asked for again on every page load)."""
+    data = np.sort(np.asarray(values, dtype=np.float64))
+    digest = hashlib.sha256(data.tobytes())
+    digest.update(f"|{zeros}|{RESAMPLES}|{SEED}".encode())
+    key = f"audit:bootstrap:{digest.hexdigest()}"
+    found = cache.get(key)
+    if found is None:
+        found = tuple(bootstrap_mean_ci(data, zeros=zeros))
+        cache.set(key, found, BOOTSTRAP_CACHE_SECONDS)
+    return found[0], found[1]
+
+
 # --- Rates -------------------------------------------------------------------------------------------
 
 
@@ -552,7 +605,7 @@ def _rate_row(
     per_word = per_low = per_high = None
     if word_units:
         per_word = rate_sum / word_units
-        per_low, per_high = bootstrap_mean_ci(rate_values, zeros=word_units - len(rate_values))
+        per_low, per_high = _bootstrap(rate_values, word_units - len(rate_values))
     return RateRow(
         cell=cell,
         labels=labels,
@@ -635,11 +688,13 @@ def _flag_combinations(
     return list(combos)
 
 
+@_tuned
 def audit_rates(filters: AuditFilters, group_by: Sequence[str] = DEFAULT_GROUP_BY) -> list[RateRow]:
     """Share flagged and flags per 100 words per cell of ``group_by`` (see the module docstring).
 
-    Four queries plus the label lookups: units and experts per generation-level cell, flagged and
-    flag counts per cell, the per-generation rates for the bootstrap, and the taxonomy.
+    Three queries plus the label lookups: the taxonomy, experts per cell, and one statement for
+    units per cell, flagged units and flags per (cell, flag values) and the per-generation rates
+    the bootstrap needs. Bootstrap intervals are cached by the values they are computed from.
     """
     dims = _check_group_by(group_by)
     gdims = [d for d in dims if d in GENERATION_DIMENSIONS]
@@ -647,67 +702,94 @@ def audit_rates(filters: AuditFilters, group_by: Sequence[str] = DEFAULT_GROUP_B
     taxonomy = _taxonomy()
     review_facts = _t(AuditReviewFact)
 
-    # Units, experts and units with words in each part, per generation-level cell.
+    # Distinct experts per cell: distinct (cell, expert) pairs first, a hash rather than a sort of
+    # every review.
     grouping = _generation_grouping(gdims, filters, "rf")
     where, where_params = _where(_review_where(filters, "rf"))
-    gcols = ", ".join(grouping.exprs)
-    denominators = _fetch(
-        f"SELECT {gcols + ', ' if gcols else ''}COUNT(DISTINCT rf.generation_id), "  # noqa: S608 (identifiers from models and fixed names; values are parameters)
-        "COUNT(DISTINCT rf.expert_id), "
-        "COUNT(DISTINCT CASE WHEN rf.words_think > 0 THEN rf.generation_id END), "
-        "COUNT(DISTINCT CASE WHEN rf.words_answer > 0 THEN rf.generation_id END), "
-        "COUNT(DISTINCT CASE WHEN rf.words_think + rf.words_answer > 0 "
-        "THEN rf.generation_id END) "
-        f"FROM {review_facts} rf {grouping.joins} {where}"
-        + (f" GROUP BY {gcols}" if gcols else ""),
-        grouping.params + where_params,
+    aliases = [f"g{i}" for i in range(len(gdims))]
+    inner = "".join(
+        f"{expr} AS {alias}, " for expr, alias in zip(grouping.exprs, aliases, strict=True)
     )
+    outer = ", ".join(aliases)
+    experts = {
+        tuple(row[:-1]): int(row[-1])
+        for row in _fetch(
+            f"SELECT {outer + ', ' if outer else ''}COUNT(*) FROM (SELECT DISTINCT {inner}"  # noqa: S608 (identifiers from models and fixed names; values are parameters)
+            f"rf.expert_id FROM {review_facts} rf {grouping.joins} {where}) e"
+            + (f" GROUP BY {outer}" if outer else ""),
+            grouping.params + where_params,
+        )
+    }
 
-    # Flagged units, flags and the sum of per-generation rates per (cell, flag values).
+    # One statement, so that each fact table is aggregated per generation once (u: the units, fa:
+    # their counted flags per flag-level value), with three kinds of rows:
+    #   "d" per cell: units, and units with words in the reasoning, the answer, either;
+    #   "n" per (cell, flag values): flagged units, flags, the sum of per-generation rates;
+    #   "v" per (generation, cell, flag values) with flags: its rate, for the bootstrap.
     units_sql, units_params = _units_subquery(filters)
     flags_sql, flags_params = _flagged_subquery(filters, taxonomy, fdims)
     ugrouping = _generation_grouping(gdims, filters, "u")
     words = _words_expr(filters, fdims)
+    gcols = ugrouping.exprs
     fcols = [f"fa.{d}" for d in fdims]
-    group_cols = ", ".join(ugrouping.exprs + fcols)
-    select_cols = group_cols + ", " if group_cols else ""
-    from_sql = (
-        f"FROM ({flags_sql}) fa JOIN ({units_sql}) u ON u.generation_id = fa.generation_id "
-        f"{ugrouping.joins}"
-    )
-    from_params = flags_params + units_params + ugrouping.params
     rate = f"CAST(fa.nf AS {_float()}) * 100 / (u.nr * {words})"
-    numerators = _fetch(
-        f"SELECT {select_cols}SUM(CASE WHEN fa.ns > 0 THEN 1 ELSE 0 END), SUM(fa.nf), "
-        f"SUM(CASE WHEN {words} > 0 THEN {rate} ELSE 0 END) {from_sql}"
-        + (f" GROUP BY {group_cols}" if group_cols else ""),
-        from_params,
-    )
-    # Per-generation rates of the generations with flags in each cell (the others are zeros).
-    values: dict[tuple[Any, ...], list[float]] = defaultdict(list)
-    for row in _fetch(
-        f"SELECT {select_cols}{rate} {from_sql} WHERE {words} > 0",
-        from_params,
-    ):
-        values[tuple(row[:-1])].append(float(row[-1]))
+    joined = f"FROM fa JOIN u ON u.generation_id = fa.generation_id {ugrouping.joins}"
 
-    width = len(gdims)
-    counted: dict[tuple[Any, ...], tuple[int, int, float]] = {
-        tuple(row[: width + len(fdims)]): (
-            int(row[-3] or 0),
-            int(row[-2] or 0),
-            float(row[-1] or 0),
+    def select(tag: str, columns: list[str], numbers: list[str]) -> str:
+        return f"SELECT '{tag}', " + ", ".join(columns + numbers)
+
+    def group(columns: list[str]) -> str:
+        return f" GROUP BY {', '.join(columns)}" if columns else ""
+
+    fetched = _fetch(
+        f"WITH u AS ({units_sql}), fa AS ({flags_sql}) "
+        + select(
+            "d",
+            gcols + ["NULL"] * len(fdims),
+            [
+                "COUNT(*)",
+                "SUM(CASE WHEN u.wt > 0 THEN 1 ELSE 0 END)",
+                "SUM(CASE WHEN u.wa > 0 THEN 1 ELSE 0 END)",
+                "SUM(CASE WHEN u.wt + u.wa > 0 THEN 1 ELSE 0 END)",
+            ],
         )
-        for row in numerators
-    }
+        + f" FROM u {ugrouping.joins}{group(gcols)} UNION ALL "
+        + select(
+            "n",
+            gcols + fcols,
+            [
+                "SUM(CASE WHEN fa.ns > 0 THEN 1 ELSE 0 END)",
+                "SUM(fa.nf)",
+                f"SUM(CASE WHEN {words} > 0 THEN {rate} ELSE 0 END)",
+                "NULL",
+            ],
+        )
+        + f" {joined}{group(gcols + fcols)} UNION ALL "
+        + select("v", gcols + fcols, [rate, "NULL", "NULL", "NULL"])
+        + f" {joined} WHERE {words} > 0",
+        units_params + flags_params + ugrouping.params * 3,
+    )
+    width = len(gdims)
+    key_width = width + len(fdims)
+    denominators: list[tuple[Any, ...]] = []
+    counted: dict[tuple[Any, ...], tuple[int, int, float]] = {}
+    values: dict[tuple[Any, ...], list[float]] = defaultdict(list)
+    for tag, *found in fetched:
+        key, numbers = tuple(found[:key_width]), found[key_width:]
+        if tag == "d":
+            denominators.append((*key[:width], *numbers))
+        elif tag == "n":
+            counted[key] = (int(numbers[0] or 0), int(numbers[1] or 0), float(numbers[2] or 0))
+        else:
+            values[key].append(float(numbers[0]))
     combos = _flag_combinations(fdims, filters, taxonomy)
     seen_combos = {key[width:] for key in counted}
     combos += [c for c in seen_combos if c not in set(combos)]
     labels = _Labels(taxonomy)
     rows: list[RateRow] = []
-    for row in denominators:
-        gkey = tuple(row[:width])
-        n, experts, think_units, answer_units, any_units = (int(v or 0) for v in row[width:])
+    for denominator in denominators:
+        gkey = tuple(denominator[:width])
+        n, think_units, answer_units, any_units = (int(v or 0) for v in denominator[width:])
         if n == 0 and gdims:
             continue
         for combo in combos:
@@ -724,7 +806,7 @@ def audit_rates(filters: AuditFilters, group_by: Sequence[str] = DEFAULT_GROUP_B
                     {d: cell[d] for d in dims},
                     {d: cell_labels[d] for d in dims},
                     n=n,
-                    experts=experts,
+                    experts=experts.get(gkey, 0),
                     flagged=flagged,
                     flags=flags,
                     word_units=word_units,
@@ -810,6 +892,7 @@ class VersionComparison:
     unpaired_high: float | None
 
 
+@_tuned
 def audit_compare(
     version_a: ModelVersion, version_b: ModelVersion, filters: AuditFilters
 ) -> VersionComparison:
@@ -826,18 +909,20 @@ def audit_compare(
     b = by_version.get(version_b.pk) or _empty_row(version_b)
 
     per_song = _per_song_outcomes(scoped)
-    shared = sorted(
-        song for song, found in per_song.items() if version_a.pk in found and version_b.pk in found
-    )
-    a_shares = [per_song[s][version_a.pk][1] / per_song[s][version_a.pk][0] for s in shared]
-    b_shares = [per_song[s][version_b.pk][1] / per_song[s][version_b.pk][0] for s in shared]
+    pk_a, pk_b = version_a.pk, version_b.pk
+    pairs = [
+        (found[pk_a], found[pk_b])
+        for _song, found in sorted(per_song.items())
+        if pk_a in found and pk_b in found
+    ]
+    shared = len(pairs)
+    a_shares = [flagged / n for (n, flagged), _ in pairs]
+    b_shares = [flagged / n for _, (n, flagged) in pairs]
     mcnemar = None
-    if shared and all(
-        per_song[s][version_a.pk][0] == per_song[s][version_b.pk][0] == 1 for s in shared
-    ):
+    if pairs and all(outcome_a[0] == outcome_b[0] == 1 for outcome_a, outcome_b in pairs):
         only_a = sum(1 for x, y in zip(a_shares, b_shares, strict=True) if x and not y)
         only_b = sum(1 for x, y in zip(a_shares, b_shares, strict=True) if y and not x)
-        mcnemar = McNemar(only_a, only_b, len(shared), mcnemar_exact(only_a, only_b))
+        mcnemar = McNemar(only_a, only_b, shared, mcnemar_exact(only_a, only_b))
 
     unpaired_difference: float | None = None
     unpaired_low: float | None = None
@@ -861,14 +946,14 @@ def audit_compare(
         version_b=version_b,
         a=a,
         b=b,
-        shared_songs=len(shared),
+        shared_songs=shared,
         method=method,
         difference=difference,
         low=low,
         high=high,
         significant=low is not None and high is not None and (low > 0 or high < 0),
-        a_paired=sum(a_shares) / len(shared) if shared else None,
-        b_paired=sum(b_shares) / len(shared) if shared else None,
+        a_paired=sum(a_shares) / shared if shared else None,
+        b_paired=sum(b_shares) / shared if shared else None,
         mcnemar=mcnemar,
         unpaired_difference=unpaired_difference,
         unpaired_low=unpaired_low,
@@ -921,6 +1006,7 @@ class LineagePoint:
     change: VersionComparison | None  # this version against its parent
 
 
+@_tuned
 def audit_lineage_trend(
     version: ModelVersion, filters: AuditFilters | None = None
 ) -> list[LineagePoint]:
@@ -979,6 +1065,7 @@ class BlindSpotReport:
     small_sample_threshold: int = field(default=SMALL_SAMPLE)
 
 
+@_tuned
 def audit_blind_spots(filters: AuditFilters) -> BlindSpotReport:
     """Rates per region and per culture/tradition against the overall rate, small samples marked,
     and each region's most frequent cultural error categories."""
@@ -1087,6 +1174,7 @@ def _overlap_sql(outer: str, inner: str) -> str:
     )
 
 
+@_tuned
 def audit_agreement(filters: AuditFilters) -> list[AgreementRow]:
     """Per category, how often a flag is matched by another expert's overlapping flag.
 
@@ -1110,10 +1198,14 @@ def audit_agreement(filters: AuditFilters) -> list[AgreementRow]:
         _review_where(filters, "o"), _flag_where(filters, "o", taxonomy)
     )
     other_where = other_clauses.replace("WHERE ", " AND ", 1)
+    # Per flag, k = 1 + the other reviews with an overlapping flag: a join on (generation,
+    # category, target) — a handful of rows each — rather than a subquery per flag.
     per_flag = (
-        "SELECT f.generation_id, f.category_id, m.n, 1 + (SELECT COUNT(DISTINCT o.review_fact_id) "  # noqa: S608 (identifiers from models; values are parameters)
-        f"FROM {flag_facts} o WHERE {_overlap_sql('f', 'o')}{other_where}) AS k "
-        f"FROM {flag_facts} f JOIN ({multi}) m ON m.generation_id = f.generation_id {flag_clauses}"
+        "SELECT f.flag_id, f.generation_id, f.category_id, m.n, "  # noqa: S608 (identifiers from models; values are parameters)
+        "1 + COUNT(DISTINCT o.review_fact_id) AS k "
+        f"FROM {flag_facts} f JOIN ({multi}) m ON m.generation_id = f.generation_id "
+        f"LEFT JOIN {flag_facts} o ON {_overlap_sql('f', 'o')}{other_where} {flag_clauses} "
+        "GROUP BY f.flag_id, f.generation_id, f.category_id, m.n"
     )
     rows = _fetch(
         "SELECT g.category_id, g.k, g.n, COUNT(*), SUM(g.flags), SUM(g.agreed) FROM ("  # noqa: S608 (identifiers from models; values are parameters)
@@ -1121,16 +1213,16 @@ def audit_agreement(filters: AuditFilters) -> list[AgreementRow]:
         "SUM(CASE WHEN p.k >= 2 THEN 1 ELSE 0 END) AS agreed "
         f"FROM ({per_flag}) p GROUP BY p.generation_id, p.category_id, p.n) g "
         "GROUP BY g.category_id, g.k, g.n",
-        other_params + multi_params + flag_params,
+        multi_params + other_params + flag_params,
     )
     # Every reviewer of those generations stands behind the figure, flagging or not.
     experts = dict(
         _fetch(
-            "SELECT fc.category_id, COUNT(DISTINCT rf.expert_id) FROM (SELECT DISTINCT "  # noqa: S608 (identifiers from models; values are parameters)
-            f"f.generation_id, f.category_id FROM {flag_facts} f JOIN ({multi}) m "
-            f"ON m.generation_id = f.generation_id {flag_clauses}) fc "
-            f"JOIN {review_facts} rf ON rf.generation_id = fc.generation_id {multi_where} "
-            "GROUP BY fc.category_id",
+            "SELECT e.category_id, COUNT(*) FROM (SELECT DISTINCT fc.category_id, rf.expert_id "  # noqa: S608 (identifiers from models; values are parameters)
+            f"FROM (SELECT DISTINCT f.generation_id, f.category_id FROM {flag_facts} f "
+            f"JOIN ({multi}) m ON m.generation_id = f.generation_id {flag_clauses}) fc "
+            f"JOIN {review_facts} rf ON rf.generation_id = fc.generation_id {multi_where}) e "
+            "GROUP BY e.category_id",
             multi_params + flag_params + multi_params,
         )
     )
@@ -1210,6 +1302,7 @@ class SpanPage:
         return self.number > 1
 
 
+@_tuned
 def audit_spans(
     filters: AuditFilters,
     cell: Mapping[str, str] | None = None,

@@ -23,6 +23,9 @@ RESAMPLES = 2000
 SEED = 20260
 # Draws held in memory at once by the bootstrap (float64): about 40 MB.
 _DRAWS_PER_BLOCK = 5_000_000
+_EXACT_INTEGER_PAIRS = 1000
+# A multinomial draw per distinct value costs about this many uniform index draws.
+_MULTINOMIAL_ADVANTAGE = 8
 
 
 class Interval(NamedTuple):
@@ -63,14 +66,16 @@ def bootstrap_means(
 ) -> np.ndarray:
     """The means of ``resamples`` bootstrap resamples of ``values`` plus ``zeros`` zero values.
 
-    Each resample draws as many values as there are (with replacement). ``zeros`` spares the
-    caller an array of zeros: ``bootstrap_means(v, zeros=k)`` equals ``bootstrap_means(v + [0] * k)``.
+    Each resample draws as many values as there are, with replacement. ``zeros`` spares the caller
+    an array of zeros: ``bootstrap_means(v, zeros=k)`` equals ``bootstrap_means(v + [0] * k)``.
 
-    Equivalent in distribution to drawing len(values) indices with replacement per resample, but
-    only the non-zero values are drawn: how many draws land on them is binomial, and given that
-    count they are uniform over them. Most generations carry no flag of a given category, so this
-    is what keeps a cell of 100,000 generations fast. The non-zero values are sorted first, so the
-    result depends on the multiset of values and the seed only, not on their order.
+    Two exact ways to draw the same distribution, chosen by the data alone (so the result depends
+    only on the multiset of values and the seed, never on their order):
+
+    - few distinct values (outputs of similar length with 0-3 flags): how often each distinct value
+      is drawn is multinomial, one draw per distinct value and resample;
+    - otherwise only the non-zero values are drawn: how many draws land on them is binomial, and
+      given that count they are uniform over them (most outputs carry no flag of a category).
     """
     data = np.asarray(values, dtype=np.float64)
     if zeros < 0:
@@ -83,6 +88,9 @@ def bootstrap_means(
     if m == 0:
         return np.zeros(resamples)
     rng = np.random.default_rng(seed)
+    distinct, times = np.unique(nonzero, return_counts=True)
+    if distinct.size * _MULTINOMIAL_ADVANTAGE <= m:
+        return _multinomial_means(distinct, times, n, resamples, rng)
     counts = np.full(resamples, n) if m == n else rng.binomial(n, m / n, size=resamples)
     sums = np.empty(resamples)
     start = 0
@@ -100,6 +108,20 @@ def bootstrap_means(
             block_sums[filled] = np.add.reduceat(picked, starts[filled])
         sums[start:stop] = block_sums
         start = stop
+    return sums / n
+
+
+def _multinomial_means(
+    distinct: np.ndarray, times: np.ndarray, n: int, resamples: int, rng: np.random.Generator
+) -> np.ndarray:
+    # Category 0 is "a zero value" (possibly none), then each distinct non-zero value.
+    probabilities = np.concatenate(([n - times.sum()], times)) / n
+    block = max(1, _DRAWS_PER_BLOCK // probabilities.size)
+    sums = np.empty(resamples)
+    for start in range(0, resamples, block):
+        stop = min(resamples, start + block)
+        drawn = rng.multinomial(n, probabilities, size=stop - start)
+        sums[start:stop] = drawn[:, 1:] @ distinct
     return sums / n
 
 
@@ -174,9 +196,20 @@ def mcnemar_exact(b: int, c: int) -> float:
     n = b + c
     if n == 0:
         return 1.0
-    tail = sum(math.comb(n, i) for i in range(min(b, c) + 1))
-    # Integer arithmetic until the one division: exact for any n.
-    return min(1.0, 2 * tail / 2**n)
+    if n <= _EXACT_INTEGER_PAIRS:
+        # Integer arithmetic until the one division: exact.
+        tail = sum(math.comb(n, i) for i in range(min(b, c) + 1))
+        return min(1.0, 2 * tail / 2**n)
+    # Many pairs: the same sum in logarithms (relative error ~1e-12; big-integer binomials of
+    # thousands of digits took seconds).
+    i = np.arange(min(b, c) + 1, dtype=np.float64)
+    log_terms = math.lgamma(n + 1) - _lgamma(i + 1) - _lgamma(n - i + 1) - n * math.log(2)
+    peak = float(log_terms.max())
+    return min(1.0, 2 * math.exp(peak) * float(np.exp(log_terms - peak).sum()))
+
+
+def _lgamma(x: np.ndarray) -> np.ndarray:
+    return np.array([math.lgamma(v) for v in x])
 
 
 def newcombe(

@@ -204,3 +204,26 @@ def test_bootstrap_zeros_stand_for_that_many_zero_values() -> None:
     values = [2.0, 0.5, 1.0]
     assert bootstrap_mean_ci(values, zeros=4) == bootstrap_mean_ci([*values, 0.0, 0.0, 0.0, 0.0])
     assert bootstrap_mean_ci([], zeros=3) == (0.0, 0.0)
+
+
+def test_mcnemar_for_thousands_of_pairs_matches_the_exact_sum() -> None:
+    # Above 1,000 discordant pairs the tail is summed in logarithms.
+    for b, c in ((700, 1300), (3000, 3100)):
+        n = b + c
+        exact = 2 * sum(math.comb(n, i) for i in range(min(b, c) + 1)) / 2**n
+        assert mcnemar_exact(b, c) == pytest.approx(min(1.0, exact), rel=1e-9)
+
+
+def test_bootstrap_with_few_distinct_values_draws_how_often_each_is_drawn() -> None:
+    """Many values, few distinct (the multinomial path): same distribution as drawing indices."""
+    values = np.repeat([0.0, 1.0, 2.0, 5.0], [40, 30, 20, 10])
+    fast = bootstrap_means(values, resamples=100_000)
+    rng = np.random.default_rng(5)
+    naive = values[rng.integers(0, values.size, size=(100_000, values.size))].mean(axis=1)
+    assert fast.mean() == pytest.approx(naive.mean(), abs=0.005)
+    assert fast.std() == pytest.approx(naive.std(), rel=0.02)
+    assert np.quantile(fast, [0.025, 0.975]) == pytest.approx(
+        np.quantile(naive, [0.025, 0.975]), abs=0.02
+    )
+    shuffled = rng.permutation(values)
+    assert bootstrap_mean_ci(shuffled) == bootstrap_mean_ci(values)
