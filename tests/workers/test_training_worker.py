@@ -27,7 +27,12 @@ from tests.processes import celery_worker
 from tests.snapshots import build_test_snapshot
 from tests.tiny_models import tiny_model_path
 
-pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+# Real training in worker processes: minutes on a loaded two-core machine, not pytest's default 300 s.
+pytestmark = [
+    pytest.mark.worker,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.timeout(900),
+]
 
 FINISHED = ("succeeded", "failed", "cancelled")
 
@@ -56,8 +61,10 @@ def _tiny_version() -> ModelVersion:
 
 
 def test_snapshot_to_sft_grpo_dpo_versions_and_a_generation_with_the_new_version(
-    tmp_path: Path, settings
+    tmp_path: Path, settings, monkeypatch
 ) -> None:
+    # Each new version's evaluation (and its parent's) runs on this worker too: keep them short.
+    monkeypatch.setenv("WORKBENCH_EVALUATION_MAX_NEW_TOKENS", "4")
     snapshot = build_test_snapshot(tmp_path=tmp_path / "songs")
     base = _tiny_version()
     paper = RewardProfile.objects.get(name="paper", version=1)  # format, accuracy, structured
