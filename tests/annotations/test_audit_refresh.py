@@ -202,6 +202,8 @@ SQLITE_SCRIPT = textwrap.dedent(
 
     assert connection.vendor == "sqlite", connection.vendor
     generation = factories.GenerationFactory(think_text="", answer_text="word " * 50)
+    generation.song.genres.set([factories.GenreFactory(slug="rock")])
+    generation.song.cultures.set([factories.CultureFactory(slug="yoruba", region="West Africa")])
     category = ErrorCategory.objects.get(code="instrument-not-present")
     for flags in (2, 0):
         review = factories.ReviewFactory(
@@ -213,9 +215,27 @@ SQLITE_SCRIPT = textwrap.dedent(
     stats = audit_refresh_all(batch_size=1)
     again = audit_refresh_reviews(review_ids=list(Review.objects.values_list("pk", flat=True)))
     [row] = audit_rates(AuditFilters(), ())
+    # Every page's SQL runs on SQLite too (the demo): grouped rates, comparison, lineage, blind
+    # spots, agreement and spans.
+    from annotations.audit_selectors import (
+        audit_agreement, audit_blind_spots, audit_compare, audit_lineage_trend, audit_spans,
+    )
+    from datetime import date
+    filters = AuditFilters(date_from=date(2000, 1, 1), genres=(), target="caption")
+    by = audit_rates(filters, ("model_version", "genre", "region", "category", "target"))
+    [flagged] = [r for r in by if r.n_flagged]
+    assert (flagged.cell["genre"], flagged.cell["region"], flagged.per_100_words) == (
+        "rock", "West Africa", 2.0)
+    version = generation.model_version
+    assert audit_compare(version, version, filters).shared_songs == 1
+    assert len(audit_lineage_trend(version, filters)) == 1
+    assert audit_blind_spots(filters).overall.n_generations == 1
+    [agreement] = audit_agreement(filters)
+    spans = audit_spans(filters, {"category": "instrument-not-present"})
     print(stats.reviews, stats.flags, again.reviews, again.flags,
           AuditReviewFact.objects.get(review__expert__isnull=False, pk=review.pk).words_answer,
-          row.n_generations, row.n_experts, row.n_flagged, round(row.per_100_words, 6))
+          row.n_generations, row.n_experts, row.n_flagged, round(row.per_100_words, 6),
+          agreement.n_flags, agreement.n_agreed, spans.total, spans.rows[0].expert_count, len(by))
     """
 )
 
@@ -245,4 +265,6 @@ def test_the_embedded_sqlite_database_is_refreshed_and_aggregated_the_same_way(
     manage("migrate", "--no-input", "-v", "0")
     output = manage("shell", "-c", SQLITE_SCRIPT).splitlines()[-1].split()
     # Two reviews, two flags; 2 flags / 50 words × 100 = 4 for one review, 0 for the other: mean 2.
-    assert output == ["2", "2", "2", "2", "50", "1", "2", "1", "2.0"]
+    # The two flags are the same reviewer's: agreement 0 of 2, one expert per span. One row per
+    # active category for the one version, genre, region and target.
+    assert output == ["2", "2", "2", "2", "50", "1", "2", "1", "2.0", "2", "0", "2", "1", "16"]
