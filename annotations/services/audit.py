@@ -219,8 +219,10 @@ def _insert_facts(review_ids: list[int]) -> RefreshStats:
             f"FROM {Flag._meta.db_table} f "
             f"JOIN {review_table} rf ON rf.review_id = f.review_id "
             f"JOIN {ErrorCategory._meta.db_table} c ON c.id = f.category_id "
-            f"WHERE rf.review_id {in_sql} ON CONFLICT DO NOTHING",
-            params,
+            # On the flags' own review index: joined only through the facts, the planner scanned
+            # every flag for each batch.
+            f"WHERE f.review_id {in_sql} AND rf.review_id {in_sql} ON CONFLICT DO NOTHING",
+            params + params,
         )
         flags = cursor.rowcount
     return RefreshStats(reviews=int(reviews), flags=int(flags))
