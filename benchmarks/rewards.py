@@ -528,8 +528,11 @@ def _copy(table: str, columns: Sequence[str], lines: Iterator[str]) -> None:
             copy.write("\n".join(chunk) + "\n")
 
 
-def build(n: int) -> Built:
-    """Songs, sibling groups, generations, reviews and flags; set-based, with COPY."""
+def build(n: int, *, max_flags: int | None = None) -> Built:
+    """Songs, sibling groups, generations, reviews and flags; set-based, with COPY.
+
+    ``max_flags`` stops writing flags once that many are written (the random draws go on as
+    without it, so the rows before the cap are the same): an exact flag count for a benchmark."""
     started = time.perf_counter()
     rng = random.Random(SEED)
     if n % SIBLINGS:
@@ -708,9 +711,12 @@ def build(n: int) -> Built:
                     )
                     for _ in range(rng.choice(flag_count)):
                         start, end, quoted, category = rng.choice(text.spans)
+                        severity = rng.choice(SEVERITIES)
+                        if max_flags is not None and flag_id - flag0 >= max_flags:
+                            continue
                         flags.append(
                             f"{flag_id}\t{now}\t{now}\tcaption\t{start}\t{end}\t{_escape(quoted)}\t"
-                            f"{rng.choice(SEVERITIES)}\t\t\t{category}\t{review_id}"
+                            f"{severity}\t\t\t{category}\t{review_id}"
                         )
                         flag_id += 1
                     review_id += 1
@@ -1057,8 +1063,10 @@ def run_product(
     return seconds, stats, queries
 
 
-def measured_code() -> str:
-    """The commit whose recompute this run measures, and which of its files differ from it."""
+def measured_code(
+    paths: Sequence[str] = ("annotations/services/rewards.py", "modeling"),
+) -> str:
+    """The commit whose code this run measures, and which of ``paths`` differ from it."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     try:
         head = subprocess.run(
@@ -1075,8 +1083,7 @@ def measured_code() -> str:
                 "status",
                 "--porcelain",
                 "--",
-                "annotations/services/rewards.py",
-                "modeling",
+                *paths,
             ],
             capture_output=True,
             text=True,

@@ -36,6 +36,11 @@ if [ "$name" = rewards ]; then
   # the benchmark: --generations 20000, --subset 10000, --processes 2, --profile /tmp/rewards.prof
   .venv/bin/python -m benchmarks.rewards "${@:2}"
 fi
+if [ "$name" = audit ]; then
+  # Not part of "all" (1,000,000 flags take ~15 minutes). Options after the name go to the
+  # benchmark: --flags 20000, --subset 10000, --requests 10, --seconds 300
+  .venv/bin/python -m benchmarks.audit "${@:2}"
+fi
 if [ "$name" = training ]; then
   # Not part of "all" (~10 minutes on 2 CPU cores). Options after the name go to the benchmark:
   # --device cuda --size large, --reps 5, --hooks files, --no-learning, …
