@@ -16,8 +16,9 @@ targets, GRPO rows for the same prompt), the ``smoke`` preset with the sizes bel
   worker calls in-process, from the snapshot folder to merged final weights. ``--hooks django``
   (default when ``DATABASE_URL`` is set) uses the worker's own ``RunHooks`` on a real
   ``TrainingRun`` row: every step writes its ``TrainingMetric`` row and the run's progress, sends
-  the websocket notification and polls for a cancel. ``--hooks files`` uses the ``accelerate``
-  path's ``FileHooks`` (``events.jsonl`` + ``STOP``).
+  the websocket notification and polls for a cancel; the runner then also runs with the
+  ``accelerate`` path's ``FileHooks`` (``events.jsonl`` + ``STOP``), which isolates what the
+  runner itself costs. ``--hooks files`` runs only the latter (no database needed).
 * ``bare TRL``: the TRL trainer built directly and ``train()`` called, nothing else: for SFT
   ``trl.SFTTrainer`` with the same ``SFTConfig`` arguments, the same rows, the same model (same
   LoRA) and the same audio collator (``SFTCollator``: stock SFT would not hear the audio at all);
@@ -154,25 +155,32 @@ class Clock:
 
 
 class TimedHooks(TrainingHooks):
-    """The run's hooks, with the clock read when the runner reports a step."""
+    """The run's hooks, with the clock read when the runner reports a step and the time spent in
+    the per-step hooks (``on_log``, ``should_stop``) added up."""
 
     def __init__(self, inner: TrainingHooks, clock: Clock) -> None:
         self.inner, self.clock = inner, clock
-        self.logs: list[dict[str, float]] = []
+        self.seconds = 0.0
+
+    def _timed(self, call: Callable[[], Any]) -> Any:
+        started = time.perf_counter()
+        try:
+            return call()
+        finally:
+            self.seconds += time.perf_counter() - started
 
     def on_start(self, *, total_steps: int, resumed_from_step: int) -> None:
         self.inner.on_start(total_steps=total_steps, resumed_from_step=resumed_from_step)
 
     def on_log(self, *, step: int, total_steps: int, values: dict[str, float]) -> None:
         self.clock.mark(step)
-        self.logs.append(values)
-        self.inner.on_log(step=step, total_steps=total_steps, values=values)
+        self._timed(lambda: self.inner.on_log(step=step, total_steps=total_steps, values=values))
 
     def on_checkpoint(self, *, step: int, path: Path) -> None:
         self.inner.on_checkpoint(step=step, path=path)
 
     def should_stop(self) -> bool:
-        return self.inner.should_stop()
+        return bool(self._timed(self.inner.should_stop))
 
 
 def clock_callback(clock: Clock) -> Any:
@@ -233,11 +241,16 @@ def file_hooks(output_dir: Path) -> TrainingHooks:
 
 def workbench(job: TrainingJob, hooks: TrainingHooks) -> dict[str, Any]:
     clock = Clock()
+    timed = TimedHooks(hooks, clock)
     started = time.perf_counter()
-    result = run_training(job, TimedHooks(hooks, clock))
+    result = run_training(job, timed)
     if result.status != "completed":
         sys.exit(f"the workbench run ended {result.status}")
-    return {"steps": clock.step_seconds(), "wall": time.perf_counter() - started}
+    return {
+        "steps": clock.step_seconds(),
+        "wall": time.perf_counter() - started,
+        "hooks_ms_per_step": timed.seconds * 1000 / result.step,
+    }
 
 
 def bare(job: TrainingJob, *, stock: bool = False) -> dict[str, Any]:
@@ -410,6 +423,7 @@ def main() -> None:
         default="django" if os.environ.get("DATABASE_URL") else "files",
     )
     parser.add_argument("--reps", type=int, default=5, help="alternating repetitions per mode")
+    parser.add_argument("--stages", default="sft,grpo", help="which throughput stages to run")
     parser.add_argument("--songs", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=5.0, help="audio per song")
     parser.add_argument("--sft-steps", type=int, default=8)
@@ -457,11 +471,14 @@ def main() -> None:
 
     results: dict[tuple[str, str], list[dict[str, Any]]] = {}
     counter = 0
-    for stage in ("sft", "grpo"):
+    stages = [stage for stage in ("sft", "grpo") if stage in args.stages.split(",")]
+    for stage in stages:
         config = stage_config(stage, args)
         make_hooks = django_hooks(stage, model_dir) if args.hooks == "django" else None
         for rep in range(args.reps):
-            modes = ["workbench", "bare"]
+            # With the worker's hooks, the runner also runs with the file hooks: what the
+            # runner itself costs, apart from the database writes and notifications.
+            modes = ["workbench", "files", "bare"] if make_hooks else ["workbench", "bare"]
             if stage == "grpo" and rep < args.stock_reps:
                 modes.append("stock")
             for mode in modes if rep % 2 == 0 else list(reversed(modes)):
@@ -480,8 +497,11 @@ def main() -> None:
                 )
                 # TRL prints each log record; the table alone goes to stdout.
                 with contextlib.redirect_stdout(sys.stderr):
-                    if mode == "workbench":
-                        hooks = make_hooks() if make_hooks else file_hooks(job.output_dir)
+                    if mode in ("workbench", "files"):
+                        if make_hooks is not None and mode == "workbench":
+                            hooks = make_hooks()
+                        else:
+                            hooks = file_hooks(job.output_dir)
                         row = workbench(job, hooks)
                     else:
                         row = bare(job, stock=mode == "stock")
@@ -495,12 +515,13 @@ def main() -> None:
     print()
     print(
         f"{'stage':<6}{'mode':<38}{'steps/s':>8}{'per rep':>18}{'steps':>6}{'wall s':>8}"
-        f"{'overhead':>10}"
+        f"{'hooks ms/step':>14}{'overhead':>10}"
     )
     labels = {
         "workbench": "workbench run_training + RunHooks"
         if args.hooks == "django"
         else "workbench run_training + FileHooks",
+        "files": "workbench run_training + FileHooks",
         "bare": "bare TRL trainer",
         "stock": "stock GRPOTrainer (no audio in loss)",
     }
@@ -508,14 +529,19 @@ def main() -> None:
     def rate(rows: list[dict[str, Any]]) -> float:
         return 1 / statistics.median(d for r in rows for d in r["steps"])
 
-    for stage in ("sft", "grpo"):
+    for stage in stages:
         baseline = rate(results[(stage, "bare")])
-        for mode in ("workbench", "bare", "stock"):
+        for mode in ("workbench", "files", "bare", "stock"):
             rows = results.get((stage, mode))
             if not rows:
                 continue
             per_rep = [rate([r]) for r in rows]
-            if mode == "workbench":
+            hooks_ms = (
+                f"{statistics.median(r['hooks_ms_per_step'] for r in rows):.1f}"
+                if mode in ("workbench", "files")
+                else "-"
+            )
+            if mode in ("workbench", "files"):
                 note = f"{(baseline / rate(rows) - 1) * 100:+.1f} %"
             elif mode == "stock":
                 note = f"({(rate(rows) / baseline - 1) * 100:+.0f} %)"
@@ -525,12 +551,14 @@ def main() -> None:
                 f"{stage:<6}{labels[mode]:<38}{rate(rows):>8.3f}"
                 f"{f'{min(per_rep):.3f}-{max(per_rep):.3f}':>18}"
                 f"{sum(len(r['steps']) for r in rows):>6}"
-                f"{statistics.median(r['wall'] for r in rows):>8.1f}{note:>10}"
+                f"{statistics.median(r['wall'] for r in rows):>8.1f}"
+                f"{hooks_ms:>14}{note:>10}"
             )
     print(
         "steps/s = 1 / the median step time over every timed step of the mode's runs (steps: how "
         "many; each run's first step is not timed); per rep: each run's own figure. overhead = "
-        "bare steps/s ÷ workbench steps/s − 1 (target < 5 %). The stock row's figure is its "
+        "bare steps/s ÷ workbench steps/s − 1 (target < 5 %); hooks ms/step: time inside the "
+        "run's hooks (database writes, notification, cancel poll) per step. The stock row's figure is its "
         "speed-up over the bare trainer from not hearing the audio in the loss. wall s: the whole "
         "call (load, build, train; the runner also merges and saves final/)."
     )
