@@ -42,7 +42,7 @@ if [ "$name" = audit ]; then
   .venv/bin/python -m benchmarks.audit "${@:2}"
 fi
 if [ "$name" = training ]; then
-  # Not part of "all" (~10 minutes on 2 CPU cores). Options after the name go to the benchmark:
+  # Not part of "all" (~2 minutes on 2 idle CPU cores). Options after the name go to the benchmark:
   # --device cuda --size large, --reps 5, --hooks files, --no-learning, …
   .venv/bin/python -m benchmarks.training "${@:2}"
 fi
