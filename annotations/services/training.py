@@ -57,6 +57,7 @@ _LOCK_CLASS = 7  # advisory-lock namespace for "one training run" (6 is the rewa
 HEARTBEAT_SECONDS = 15.0
 LEASE_SECONDS = 120.0  # SQLite only: a heartbeat older than this is a dead worker
 CANCEL_POLL_SECONDS = 1.0
+FLUSH_SECONDS = 1.0
 RUNS_DIR = "training/runs"
 ACCELERATE_CONFIGS = ("fsdp", "deepspeed_zero3")
 FINISHED = (
@@ -370,18 +371,26 @@ def _train(run: TrainingRun) -> TrainingResult:
     job = training_job_for(run)
     job.output_dir.mkdir(parents=True, exist_ok=True)
     hooks = RunHooks(run)
-    if settings.WORKBENCH_TRAINING_LAUNCHER == "inprocess":
-        from modeling.training.runner import run_training
+    try:
+        if settings.WORKBENCH_TRAINING_LAUNCHER == "inprocess":
+            from modeling.training.runner import run_training
 
-        return run_training(job, hooks)
-    return run_training_subprocess(job, hooks, command=launcher_command(job))
+            return run_training(job, hooks)
+        return run_training_subprocess(job, hooks, command=launcher_command(job))
+    finally:
+        hooks.flush()  # the last steps' rows, whatever the outcome
 
 
 # --- Hooks: the runner's events into rows ------------------------------------------------------
 
 
 class RunHooks(TrainingHooks):
-    """The runner's callbacks, writing the run's rows."""
+    """The runner's callbacks, writing the run's rows.
+
+    Logged steps are buffered and written at most once per ``FLUSH_SECONDS`` (and at every
+    checkpoint, stop and end): a tiny model logs a step every ~0.1 s, and a write plus a websocket
+    notice per step cost it ~7 % of its speed; the page polls every 2 s, so nobody sees the buffer.
+    """
 
     def __init__(self, run: TrainingRun, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.run_id = run.pk
@@ -389,6 +398,9 @@ class RunHooks(TrainingHooks):
         self._clock = clock
         self._checked_at = float("-inf")
         self._stop = False
+        self._pending: dict[tuple[str, int], dict[str, float]] = {}
+        self._progress: dict[str, Any] = {}
+        self._flushed_at = clock()
 
     def on_start(self, *, total_steps: int, resumed_from_step: int) -> None:
         # Rows logged after the checkpoint we resume from belong to steps that will run again.
@@ -412,28 +424,52 @@ class RunHooks(TrainingHooks):
             (TrainingMetric.Kind.EVAL, evaluation),
         ):
             if part:
-                TrainingMetric.objects.update_or_create(
-                    run_id=self.run_id, kind=kind, step=step, defaults={"values": part}
-                )
-        now = timezone.now()
-        fields: dict[str, Any] = {
+                self._pending.setdefault((kind, step), {}).update(part)
+        self._progress = {
             "step": step,
             "total_steps": total_steps,
             "progress": _fraction(step, total_steps),
-            "heartbeat_at": now,
-            "updated_at": now,
         }
         if "eta_seconds" in clean:
-            fields["eta_seconds"] = clean["eta_seconds"]
-        TrainingRun.objects.filter(pk=self.run_id).update(**fields)
+            self._progress["eta_seconds"] = clean["eta_seconds"]
+        if self._clock() - self._flushed_at >= FLUSH_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the buffered steps' rows and the run's progress, then notify the launcher."""
+        self._flushed_at = self._clock()
+        if not self._pending and not self._progress:
+            return
+        pending, self._pending = self._pending, {}
+        progress, self._progress = self._progress, {}
+        TrainingMetric.objects.bulk_create(
+            [
+                TrainingMetric(run_id=self.run_id, kind=kind, step=step, values=values)
+                for (kind, step), values in pending.items()
+            ],
+            update_conflicts=True,
+            unique_fields=["run", "kind", "step"],
+            update_fields=["values"],
+        )
+        if not progress:
+            return
+        now = timezone.now()
+        TrainingRun.objects.filter(pk=self.run_id).update(
+            **progress, heartbeat_at=now, updated_at=now
+        )
         if self.user_id is not None:
             notify_user(
                 user_id=self.user_id,
                 event="training.progress",
-                data={"run": self.run_id, "step": step, "total_steps": total_steps},
+                data={
+                    "run": self.run_id,
+                    "step": progress["step"],
+                    "total_steps": progress["total_steps"],
+                },
             )
 
     def on_checkpoint(self, *, step: int, path: Path) -> None:
+        self.flush()  # the steps a resume starts after are in the database before it can happen
         TrainingRun.objects.filter(pk=self.run_id).update(
             last_checkpoint_step=step, heartbeat_at=timezone.now(), updated_at=timezone.now()
         )

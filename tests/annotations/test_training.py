@@ -437,3 +437,32 @@ def test_a_run_whose_worker_died_after_a_cancel_request_ends_cancelled_without_t
     assert run is not None
     assert run.status == TrainingRun.Status.CANCELLED and run.attempts == 1
     assert not TrainingMetric.objects.filter(run=run).exists()
+
+
+def test_logged_steps_are_written_in_batches_and_at_every_checkpoint() -> None:
+    run = factories.TrainingRunFactory(status=TrainingRun.Status.RUNNING)
+    now = [0.0]
+    hooks = training.RunHooks(run, clock=lambda: now[0])
+    hooks.on_log(step=1, total_steps=4, values={"loss": 2.0, "learning_rate": 1e-5})
+    now[0] = 0.5
+    hooks.on_log(step=2, total_steps=4, values={"loss": 1.5, "eval_loss": 1.7})
+    assert not TrainingMetric.objects.filter(run=run).exists()  # still within FLUSH_SECONDS
+
+    now[0] = 1.2
+    hooks.on_log(step=3, total_steps=4, values={"loss": 1.0, "eta_seconds": 3.0})
+    rows = {(m.kind, m.step): m.values for m in TrainingMetric.objects.filter(run=run)}
+    assert rows == {
+        ("train", 1): {"loss": 2.0, "learning_rate": 1e-5},
+        ("train", 2): {"loss": 1.5},
+        ("eval", 2): {"eval_loss": 1.7},
+        ("train", 3): {"loss": 1.0, "eta_seconds": 3.0},
+    }
+    run.refresh_from_db()
+    assert (run.step, run.total_steps, run.progress, run.eta_seconds) == (3, 4, 0.75, 3.0)
+
+    now[0] = 1.3
+    hooks.on_log(step=4, total_steps=4, values={"loss": 0.5})
+    hooks.on_checkpoint(step=4, path=Path("checkpoint-4"))  # a resume must find step 4's row
+    assert TrainingMetric.objects.get(run=run, kind="train", step=4).values == {"loss": 0.5}
+    run.refresh_from_db()
+    assert (run.step, run.last_checkpoint_step, run.progress) == (4, 4, 1.0)
