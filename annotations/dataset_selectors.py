@@ -1,5 +1,5 @@
-"""Reads for the dataset pages: the one way in to a snapshot, the list, and a snapshot's page
-(counts, balance, a sample of each format's rows and the manifest, read from its files)."""
+"""Reads for the dataset pages: the list, and a snapshot's page (counts, balance, a sample of each
+format's rows and the manifest, read from its files)."""
 
 from __future__ import annotations
 
@@ -9,27 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import Http404
 
 from annotations.models import DatasetSnapshot, ModelVersion
 from annotations.services.datasets import FORMATS, MANIFEST, SPLITS
 
 SAMPLE_ROWS = 3
 BALANCE_AXES = ("genre", "culture", "source")
-
-
-def access_dataset_snapshot_for_user(user: Any, pk: int, *, write: bool = False) -> DatasetSnapshot:
-    """The snapshot, if ``user`` may read it (``view_datasetsnapshot``) or, with ``write``, curate
-    datasets (``curate_datasets``)."""
-    perm = "curate_datasets" if write else "view_datasetsnapshot"
-    if not user.has_perm(f"annotations.{perm}"):
-        raise PermissionDenied
-    try:
-        return DatasetSnapshot.objects.select_related("created_by").get(pk=pk)
-    except DatasetSnapshot.DoesNotExist:
-        raise Http404("No such dataset snapshot.") from None
 
 
 def snapshot_list() -> QuerySet[DatasetSnapshot]:

@@ -15,6 +15,7 @@ from django.views.decorators.vary import vary_on_headers
 from annotations import dataset_selectors
 from annotations.dataset_forms import DatasetSnapshotForm
 from annotations.errors import ValidationFailed
+from annotations.permissions import access_dataset_snapshot_for_user
 from annotations.services.datasets import PROMPT_KINDS, snapshot_create, snapshot_retry
 from annotations.views import HtmxHttpRequest
 
@@ -57,7 +58,7 @@ def dataset_snapshot_new(request: HttpRequest) -> HttpResponse:
 @permission_required("annotations.view_datasetsnapshot", raise_exception=True)
 @vary_on_headers("HX-Request")
 def dataset_snapshot_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    snapshot = dataset_selectors.access_dataset_snapshot_for_user(request.user, pk)
+    snapshot = access_dataset_snapshot_for_user(request.user, pk)
     context = {
         **dataset_selectors.snapshot_page(snapshot),
         "can_curate": request.user.has_perm("annotations.curate_datasets"),
@@ -70,7 +71,7 @@ def dataset_snapshot_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @permission_required("annotations.curate_datasets", raise_exception=True)
 def dataset_snapshot_retry(request: HttpRequest, pk: int) -> HttpResponse:
-    snapshot = dataset_selectors.access_dataset_snapshot_for_user(request.user, pk, write=True)
+    snapshot = access_dataset_snapshot_for_user(request.user, pk, write=True)
     try:
         snapshot_retry(snapshot=snapshot, actor=request.user)
     except ValidationFailed as exc:

@@ -12,7 +12,15 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
-from annotations.models import Generation, ModelVersion, Review, RewardProfile, Song
+from annotations.models import (
+    DatasetSnapshot,
+    Generation,
+    ModelVersion,
+    Review,
+    RewardProfile,
+    Song,
+    TrainingRun,
+)
 
 
 def _require(user: Any, perm: str) -> None:
@@ -50,6 +58,27 @@ def access_reward_profile_for_user(user: Any, pk: int, *, write: bool = False) -
         return RewardProfile.objects.get(pk=pk)
     except RewardProfile.DoesNotExist:
         raise Http404("No such reward profile.") from None
+
+
+def access_dataset_snapshot_for_user(user: Any, pk: int, *, write: bool = False) -> DatasetSnapshot:
+    """Auditors read snapshots (``view_datasetsnapshot``); with ``write``, admins curate them
+    (``curate_datasets``)."""
+    _require(user, "curate_datasets" if write else "view_datasetsnapshot")
+    try:
+        return DatasetSnapshot.objects.select_related("created_by").get(pk=pk)
+    except DatasetSnapshot.DoesNotExist:
+        raise Http404("No such dataset snapshot.") from None
+
+
+def access_training_run_for_user(user: Any, pk: int, *, write: bool = False) -> TrainingRun:
+    """With the version the run produced (``run.produced_version``; absent until it succeeds)."""
+    _require(user, "run_training" if write else "view_trainingrun")
+    try:
+        return TrainingRun.objects.select_related(
+            "base_version", "dataset_snapshot", "reward_profile", "launched_by", "produced_version"
+        ).get(pk=pk)
+    except TrainingRun.DoesNotExist:
+        raise Http404("No such training run.") from None
 
 
 def access_review_for_user(user: Any, pk: int, *, write: bool = False) -> Review:

@@ -1,14 +1,12 @@
-"""Reads for the training pages: the runs, one run with its lineage, and its metric history."""
+"""Reads for the training pages: the runs, a run's config and charts, and its metric history."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import Http404
 
-from annotations.models import ModelVersion, TrainingMetric, TrainingRun
+from annotations.models import TrainingMetric, TrainingRun
 
 ACTIVE = (TrainingRun.Status.QUEUED, TrainingRun.Status.RUNNING)
 MAX_POINTS = 5000  # one chart reload at most; a longer run is fetched in pages by ``after``
@@ -22,18 +20,6 @@ CHARTS = (
 )
 
 
-def access_training_run_for_user(user: Any, pk: int, *, write: bool = False) -> TrainingRun:
-    """The one way in to a run: 404 when it does not exist, 403 without the permission."""
-    if not user.has_perm("annotations.run_training" if write else "annotations.view_trainingrun"):
-        raise PermissionDenied
-    try:
-        return TrainingRun.objects.select_related(
-            "base_version", "dataset_snapshot", "reward_profile", "launched_by"
-        ).get(pk=pk)
-    except TrainingRun.DoesNotExist:
-        raise Http404("No such training run.") from None
-
-
 def training_run_list() -> QuerySet[TrainingRun]:
     """Every run, newest first, with what its row shows (one query)."""
     return TrainingRun.objects.select_related(
@@ -43,10 +29,6 @@ def training_run_list() -> QuerySet[TrainingRun]:
 
 def any_run_active() -> bool:
     return TrainingRun.objects.filter(status__in=ACTIVE).exists()
-
-
-def produced_version(run: TrainingRun) -> ModelVersion | None:
-    return ModelVersion.objects.filter(training_run=run).first()
 
 
 def training_run_metrics(run: TrainingRun, *, after: int | None = None) -> dict[str, Any]:

@@ -15,9 +15,9 @@ from django.views.decorators.vary import vary_on_headers
 
 from annotations import training_selectors
 from annotations.errors import ValidationFailed
+from annotations.permissions import access_training_run_for_user
 from annotations.services.training import training_run_cancel, training_run_create
 from annotations.training_forms import TrainingRunForm
-from annotations.training_selectors import access_training_run_for_user
 from annotations.views import HtmxHttpRequest
 
 
@@ -71,7 +71,7 @@ def training_run_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     run = access_training_run_for_user(request.user, pk)
     context = {
         "run": run,
-        "version": training_selectors.produced_version(run),
+        "version": getattr(run, "produced_version", None),  # selected with the run
         "active": run.status in training_selectors.ACTIVE,
         "can_cancel": request.user.has_perm("annotations.run_training"),
         "config": training_selectors.config_rows(run),
