@@ -973,10 +973,3 @@ def _freeze(
     snapshot.error = ""
     snapshot.full_clean(exclude=["created_by"])
     snapshot.save()
-
-
-def snapshot_folder(snapshot: DatasetSnapshot) -> Path:
-    """The frozen snapshot's folder in storage (``manifest.json`` and ``<format>/<split>.jsonl``)."""
-    if snapshot.status != DatasetSnapshot.Status.FROZEN or not snapshot.storage_path:
-        raise ValidationFailed(f"{snapshot.name} is not frozen yet: it has no files.")
-    return Path(settings.MEDIA_ROOT) / snapshot.storage_path
