@@ -338,7 +338,7 @@ def snapshot_build(
             progress(0.7, "Writing files")
             files, lines = _write_files(locked, rows, inputs, splits, written)
             progress(0.9, "Recording rows")
-            _freeze(locked, files, lines, splits)
+            _freeze(locked, files, lines, splits, inputs.songs)
         progress(1.0, "Frozen")
         return locked
     except Exception as exc:
@@ -921,6 +921,7 @@ def _freeze(
     files: Mapping[str, Mapping[str, Any]],
     lines: Mapping[tuple[str, str], list[tuple[_Row, str]]],
     splits: Mapping[int, str],
+    songs: Mapping[int, Mapping[str, Any]],
 ) -> None:
     examples = []
     balance: dict[str, dict[str, dict[str, Counter[str]]]] = {
@@ -929,7 +930,7 @@ def _freeze(
     agreeing: dict[str, Counter[str]] = {fmt: Counter() for fmt in FORMATS}
     for (fmt, split), entries in lines.items():
         for position, (row, text) in enumerate(entries):
-            line = json.loads(text)
+            song = songs[row.song_id]  # the genre and culture _write_files put in the line
             examples.append(
                 DatasetExample(
                     snapshot=snapshot,
@@ -941,13 +942,13 @@ def _freeze(
                     rejected_generation_id=row.rejected_generation_id,
                     review_ids=row.review_ids,
                     source=row.source,
-                    genre=line["genre"],
-                    culture=line["culture"],
+                    genre=song["genre"],
+                    culture=song["culture"],
                     row_sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
                 )
             )
-            balance[split][fmt]["genre"][line["genre"]] += 1
-            balance[split][fmt]["culture"][line["culture"]] += 1
+            balance[split][fmt]["genre"][song["genre"]] += 1
+            balance[split][fmt]["culture"][song["culture"]] += 1
             balance[split][fmt]["source"][row.source] += 1
             agreeing[fmt][str(row.agreeing)] += 1
     DatasetExample.objects.bulk_create(examples, batch_size=2000)
