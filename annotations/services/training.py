@@ -670,14 +670,8 @@ def _advisory_lock(run_id: int) -> Iterator[bool]:
 
 def _holder_alive(run: TrainingRun) -> bool:
     if connection.vendor == "postgresql":
-        lock_conn = _lock_connection()
-        try:
-            free = lock_conn.execute(
-                "SELECT pg_try_advisory_lock(%s, %s)", (_LOCK_CLASS, run.pk)
-            ).fetchone()[0]
-            return not free
-        finally:
-            lock_conn.close()
+        with _advisory_lock(run.pk) as taken:  # released again at once: we only look
+            return not taken
     return not _lease_holder_gone(run.worker, run.heartbeat_at)
 
 
