@@ -155,6 +155,8 @@ class DPOCollator:
     max_length: int | None = None
 
     def __call__(self, rows: list[Mapping[str, Any]]) -> dict[str, Any]:
+        import torch
+
         assembler = _Assembler(self.processor, self.max_length)
         prompts, chosen, rejected = [], [], []
         for row in rows:
@@ -166,10 +168,12 @@ class DPOCollator:
             prompts.append(prompt_text)
             chosen.append(chosen_text)
             rejected.append(rejected_text)
-        audio = [self.audio_loader(r) for r in rows]
-        prompt_ids, features = assembler.prompts(prompts * 2, audio * 2)
+        prompt_ids, features = assembler.prompts(prompts, [self.audio_loader(r) for r in rows])
+        # Both halves share each row's prompt and audio: the processor (the audio's feature
+        # extraction, the costly part) runs once and its output serves the chosen and rejected rows.
         joined = [
             (ids, assembler.completion(ids, text))
-            for ids, text in zip(prompt_ids, chosen + rejected, strict=True)
+            for ids, text in zip(prompt_ids * 2, chosen + rejected, strict=True)
         ]
+        features = {key: torch.cat([value, value]) for key, value in features.items()}
         return {**assembler.pad(joined), **features}
