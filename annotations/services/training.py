@@ -588,15 +588,7 @@ def run_training_subprocess(
         )
     if result is None:
         raise RuntimeError("the training process exited without reporting a result")
-    final_dir, adapter_dir = result.get("final_dir"), result.get("adapter_dir")
-    return TrainingResult(
-        status=result["status"],
-        step=int(result["step"]),
-        total_steps=int(result["total_steps"]),
-        final_dir=Path(final_dir) if final_dir else None,
-        adapter_dir=Path(adapter_dir) if adapter_dir else None,
-        metrics=dict(result.get("metrics") or {}),
-    )
+    return TrainingResult.from_dict(result)
 
 
 def _read_events(path: Path, offset: int) -> Iterator[dict[str, Any]]:

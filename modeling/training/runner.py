@@ -124,6 +124,18 @@ class TrainingResult:
             "metrics": self.metrics,
         }
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TrainingResult:
+        final_dir, adapter_dir = data.get("final_dir"), data.get("adapter_dir")
+        return cls(
+            status=data["status"],
+            step=int(data["step"]),
+            total_steps=int(data["total_steps"]),
+            final_dir=Path(final_dir) if final_dir else None,
+            adapter_dir=Path(adapter_dir) if adapter_dir else None,
+            metrics=dict(data.get("metrics") or {}),
+        )
+
 
 def last_checkpoint(output_dir: Path) -> tuple[int, Path] | None:
     """The newest complete checkpoint under ``output_dir/checkpoints`` as (step, path), or None.

@@ -11,6 +11,7 @@ import pytest
 from modeling.training.runner import (
     TrainingHooks,
     TrainingJob,
+    TrainingResult,
     last_checkpoint,
     log_values,
     run_training,
@@ -175,6 +176,11 @@ def test_a_job_round_trips_through_json(make_job) -> None:
     job = make_job("grpo")
     job = TrainingJob.from_dict({**job.as_dict(), "reward_weights": {"format": 1.0}})
     assert TrainingJob.from_dict(json.loads(json.dumps(job.as_dict()))) == job
+
+
+def test_a_result_round_trips_through_json(tmp_path: Path) -> None:
+    result = TrainingResult("completed", 2, 2, tmp_path / "final", None, {"train_loss": 1.5})
+    assert TrainingResult.from_dict(json.loads(json.dumps(result.as_dict()))) == result
 
 
 def test_grpo_reward_means_get_the_workbench_names() -> None:
