@@ -1,6 +1,7 @@
 // A training run's live charts: loss, learning rate, reward means and steps/s per logged step.
 // The history comes from the run's metrics JSON (the database), so a reload draws everything so
-// far; while the run is active the page asks for the steps after the last one every 2 seconds.
+// far (in pages, each asking for the steps after the last one it has); while the run is active it
+// asks again every 2 seconds.
 (function () {
   "use strict";
 
@@ -71,6 +72,8 @@
           if (!data) return;
           add(data.points);
           if (data.active) window.setTimeout(fetchMore, POLL_MS);
+          // The JSON holds at most MAX_POINTS steps (training_selectors): read a finished run to its end.
+          else if (data.points.length) fetchMore();
         })
         .catch(function () { window.setTimeout(fetchMore, POLL_MS * 2); });
     }
