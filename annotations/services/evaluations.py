@@ -28,7 +28,6 @@ from modeling.config import DecodingParams
 log = logging.getLogger(__name__)
 
 EVAL_FORMAT = "grpo"
-# Greedy, so two evaluations of the same weights agree and a parent and child differ by weights.
 
 
 def evaluation_schedule(
@@ -41,11 +40,13 @@ def evaluation_schedule(
     where missing and queued on the ``gpu_inference`` workers once the transaction commits.
 
     An evaluation that already succeeded, or is queued or running, is reused as it is; a failed
-    one is queued again. ``decoding`` (greedy, ``WORKBENCH_EVALUATION_MAX_NEW_TOKENS`` new tokens by default) is recorded with each
-    new evaluation's metrics. Raises ValidationFailed for a snapshot that is not frozen.
+    one is queued again. ``decoding`` (greedy, ``WORKBENCH_EVALUATION_MAX_NEW_TOKENS`` new tokens
+    by default) is recorded with each new evaluation's metrics. Raises ValidationFailed for a
+    snapshot that is not frozen.
     """
     if snapshot.status != DatasetSnapshot.Status.FROZEN:
         raise ValidationFailed(f"Snapshot {snapshot} is not frozen; evaluate on a frozen snapshot.")
+    # Greedy, so two evaluations of the same weights agree and a parent and child differ by weights.
     decoding = decoding or DecodingParams(
         max_new_tokens=settings.WORKBENCH_EVALUATION_MAX_NEW_TOKENS, do_sample=False
     )
