@@ -42,6 +42,7 @@ from annotations.models import (
     TrainingMetric,
     TrainingRun,
 )
+from annotations.services.datasets import MANIFEST
 from annotations.services.notifications import notify_user
 
 # Neither module imports torch at import time (only their functions do).
@@ -148,7 +149,7 @@ def training_run_create(
 
 def snapshot_train_rows(snapshot: DatasetSnapshot, fmt: str) -> int:
     """Training rows of one format, from the snapshot's manifest (the files the trainer reads)."""
-    manifest_path = Path(settings.MEDIA_ROOT) / snapshot.storage_path / "manifest.json"
+    manifest_path = Path(settings.MEDIA_ROOT) / snapshot.storage_path / MANIFEST
     try:
         manifest = json.loads(manifest_path.read_text())
     except (OSError, ValueError):
