@@ -637,16 +637,9 @@ def _verified(reviews: list[dict[str, Any]], minimum: int) -> tuple[dict[str, An
     return kept, {k: sorted(agreements[k].supporters) for k in kept}
 
 
-def _answer_text(value: Any) -> str:
-    """The gold answer as text, as the accuracy reward compares it (the rewards service's form)."""
-    if isinstance(value, list):
-        return ", ".join(str(v) for v in value)
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
-
-
 def _grpo_rows(inputs: _Inputs, minimum: int) -> Iterable[_Row]:
+    from modeling.rewards.accuracy import gold_answer_text
+
     first_generation: dict[tuple[int, int], int] = {}
     for generation in inputs.generations:
         first_generation.setdefault(
@@ -663,7 +656,7 @@ def _grpo_rows(inputs: _Inputs, minimum: int) -> Iterable[_Row]:
         if field_name:
             if metadata.get(field_name) in (None, "", []):
                 continue
-            answer: str | None = _answer_text(metadata[field_name])
+            answer: str | None = gold_answer_text(metadata[field_name])
             backing = supporters[field_name]
             agreeing = len(backing)
             source = "question"

@@ -392,6 +392,7 @@ def _load(ids: list[int]) -> _Inputs:
 
 
 def _compute(inputs: _Inputs, functions: list[RewardFunction]) -> list[_Row]:
+    from modeling.rewards.accuracy import gold_answer_text
     from modeling.rewards.ground_truth import ground_truth
     from modeling.rewards.preference import score_preference_group
 
@@ -440,7 +441,7 @@ def _compute(inputs: _Inputs, functions: list[RewardFunction]) -> list[_Row]:
                         "accuracy",
                         wanted["accuracy"].score(
                             raw,
-                            _answer_text(metadata[answer_field]),
+                            gold_answer_text(metadata[answer_field]),
                             prompt.get("answer_options") or None,
                         ),
                         {
@@ -494,14 +495,6 @@ def _compute(inputs: _Inputs, functions: list[RewardFunction]) -> list[_Row]:
                     )
                 )
     return rows
-
-
-def _answer_text(value: Any) -> str:
-    if isinstance(value, list):
-        return ", ".join(str(v) for v in value)
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
 
 
 def _agreement_json(agreement: Any) -> dict[str, Any]:

@@ -115,6 +115,20 @@ def _choice(text: str, options: dict[str, str]) -> tuple[str | None, str | None]
     return None, None
 
 
+def gold_answer_text(value: Any) -> str:
+    """An agreed metadata value as the gold answer text ``score_accuracy`` compares: the rewards
+    service scores with it and dataset snapshots write it into their GRPO rows, so both agree.
+
+    >>> gold_answer_text(["tabla", "sitar"]), gold_answer_text(120.0), gold_answer_text(7)
+    ('tabla, sitar', '120', '7')
+    """
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
 def score_accuracy(
     completion: str, answer: str | None, options: Sequence[str] | None = None
 ) -> Score:
