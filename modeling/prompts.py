@@ -14,6 +14,18 @@ THINKING_SUFFIX = (
 )
 
 
+def full_text(text: str, *, thinking: bool) -> str:
+    """What the model is asked: the question, with the thinking instruction when ``thinking``.
+    Generation (library specs, stored templates) and dataset snapshots all ask through this.
+
+    >>> full_text(" Tempo? ", thinking=False)
+    'Tempo?'
+    >>> full_text("Tempo?", thinking=True).startswith("Tempo? Output the thinking process")
+    True
+    """
+    return f"{text.strip()} {THINKING_SUFFIX}" if thinking else text.strip()
+
+
 @dataclass(frozen=True)
 class PromptSpec:
     name: str
@@ -22,7 +34,7 @@ class PromptSpec:
 
     @property
     def full_text(self) -> str:
-        return f"{self.text.strip()} {THINKING_SUFFIX}" if self.thinking else self.text.strip()
+        return full_text(self.text, thinking=self.thinking)
 
 
 LIBRARY: tuple[PromptSpec, ...] = (

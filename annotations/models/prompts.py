@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db import models
 
 from annotations.models.base import TimestampedModel
-from modeling.prompts import THINKING_SUFFIX  # one text for the rows, the library and benchmarks
+from modeling.prompts import full_text  # one text for the rows, the library and benchmarks
 
 
 class PromptTemplate(TimestampedModel):
@@ -55,4 +55,4 @@ class PromptTemplate(TimestampedModel):
 
     @property
     def full_text(self) -> str:
-        return f"{self.text.strip()} {THINKING_SUFFIX}" if self.thinking else self.text.strip()
+        return full_text(self.text, thinking=self.thinking)

@@ -508,10 +508,9 @@ def _assistant(text: str) -> dict[str, Any]:
 
 
 def _text(prompt: Mapping[str, Any]) -> str:
-    from modeling.prompts import THINKING_SUFFIX
+    from modeling.prompts import full_text
 
-    text = str(prompt["text"]).strip()
-    return f"{text} {THINKING_SUFFIX}" if prompt.get("thinking") else text
+    return full_text(str(prompt["text"]), thinking=bool(prompt.get("thinking")))
 
 
 def _target(think: str, answer: str) -> str:

@@ -75,3 +75,12 @@ def test_answer_fields_are_the_fields_experts_verify() -> None:
     from annotations.services.reviews import METADATA_FIELDS
 
     assert set(PromptTemplate.AnswerField.values) == {field.name for field in METADATA_FIELDS}
+
+
+def test_the_prompt_module_examples_hold() -> None:
+    import doctest
+
+    import modeling.prompts
+
+    result = doctest.testmod(modeling.prompts)
+    assert result.attempted > 0 and result.failed == 0
