@@ -220,10 +220,8 @@ def build_trainer(job: TrainingJob, *, callbacks: list) -> Any:
         return build_dpo_trainer(**common)
     from modeling.training.grpo import build_grpo_trainer
 
-    weights = {name: float(w) for name, w in job.reward_weights.items() if w}
-    if not weights:
-        raise ValueError("a GRPO run needs at least one reward function with a non-zero weight")
-    return build_grpo_trainer(**common, reward_weights=weights)
+    # build_grpo_trainer keeps the non-zero weights and refuses a job without one.
+    return build_grpo_trainer(**common, reward_weights=job.reward_weights)
 
 
 def load_for_training(job: TrainingJob) -> tuple[Any, Any]:
