@@ -8,7 +8,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 from django.conf import settings
@@ -25,6 +24,7 @@ from modeling.config import DecodingParams
 from tests import factories
 from tests.annotations.test_model_versions import run_output
 from tests.audio_files import write_tone
+from tests.modeling.test_evaluation import grpo_row
 from tests.processes import ROOT, celery_worker
 from tests.tiny_models import tiny_model_path
 
@@ -39,24 +39,7 @@ def frozen_snapshot(rows: int = 3) -> DatasetSnapshot:
     write_tone(storage / "audio" / "song.wav", seconds=2.0)
     folder = storage / "datasets" / "0123456789abcdef"
     (folder / "grpo").mkdir(parents=True)
-    lines = []
-    for index in range(rows):
-        row: dict[str, Any] = {
-            "id": f"grpo-{index}-tempo",
-            "song_id": index,
-            "audio": {"path": "audio/song.wav", "sha256": ""},
-            "prompt": [
-                {"role": "user", "content": [{"type": "audio"}, {"type": "text", "text": "BPM?"}]}
-            ],
-            "answer": "120",
-            "options": None,
-            "metadata": {"tempo_bpm": 120},
-            "analysis": {"tempo_bpm": 120.0},
-            "source": "question",
-            "genre": "",
-            "culture": "",
-        }
-        lines.append(json.dumps(row, sort_keys=True))
+    lines = [json.dumps(grpo_row(index, "audio/song.wav"), sort_keys=True) for index in range(rows)]
     (folder / "grpo" / "eval.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return factories.DatasetSnapshotFactory(storage_path="datasets/0123456789abcdef/")
 
