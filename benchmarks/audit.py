@@ -2,7 +2,7 @@
 
 Usage (via benchmarks/run.sh, which makes a throwaway database and migrates it):
 
-    bash benchmarks/run.sh audit                  # 1,000,000 flags (~15 minutes on 2 cores)
+    bash benchmarks/run.sh audit                  # 1,000,000 flags (~17 minutes on 2 cores)
     bash benchmarks/run.sh audit --flags 20000    # a quick check
 
 What it does, in one run on one database:

@@ -37,7 +37,7 @@ if [ "$name" = rewards ]; then
   .venv/bin/python -m benchmarks.rewards "${@:2}"
 fi
 if [ "$name" = audit ]; then
-  # Not part of "all" (1,000,000 flags take ~15 minutes). Options after the name go to the
+  # Not part of "all" (1,000,000 flags take ~17 minutes). Options after the name go to the
   # benchmark: --flags 20000, --subset 10000, --requests 10, --seconds 300
   .venv/bin/python -m benchmarks.audit "${@:2}"
 fi
