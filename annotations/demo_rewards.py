@@ -34,6 +34,8 @@ from annotations.services.reviews import (
 from annotations.services.rewards import rewards_recompute
 
 QUESTION_PROMPT = "tradition-question"
+# The seconds an expert marked for a flag (the sample's caption says the guitar strums from 0:04).
+AUDIO_RANGES = {"acoustic guitar": {"audio_start": "4", "audio_end": "9"}}
 QUESTION_OUTPUT = (
     "<think>Step 1: The bar has three beats with the accent on the first, a waltz lilt.\n"
     "Step 2: The harmony moves I–IV–V in G major, as in Central European dance music.</think>"
@@ -179,6 +181,8 @@ def submit_demo_review(
                 "category": category,
                 "severity": severity,
                 "correction": correction,
+                # Where in the recording the expert heard it: the audit's drill-down seeks there.
+                **AUDIO_RANGES.get(quote, {}),
             },
         )
     form: dict[str, str] = {

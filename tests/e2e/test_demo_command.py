@@ -210,3 +210,15 @@ def test_the_admin_finds_the_demo_retraining(demo) -> None:  # type: ignore[no-u
     page = opener.open(demo["url"] + f"models/{version.group(1)}/").read().decode()
     assert "Evaluations against tiny-random-flamingo (demo)" in page
     assert 'data-metric="reward/format"' in page and 'data-metric="format_compliance"' in page
+
+
+def test_the_auditor_drills_down_to_a_flagged_second_in_the_demo(demo) -> None:  # type: ignore[no-untyped-def]
+    opener = _browser()
+    _login(opener, demo["url"], "ravi", demo["passwords"]["ravi"])
+    rates = opener.open(demo["url"] + "audit/?group_by=category").read().decode()
+    assert "Instrument not present" in rates, rates[-2000:]
+    spans = opener.open(demo["url"] + "audit/spans/").read().decode()
+    links = re.findall(r'href="(/reviews/\d+/#t=4)"', spans)
+    assert links, spans[-3000:]
+    review = opener.open(demo["url"] + links[0].lstrip("/")).read().decode()
+    assert "acoustic guitar" in review
