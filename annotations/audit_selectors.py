@@ -44,18 +44,22 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from annotations.audit_stats import (
+    BOOTSTRAP_BELOW,
     RESAMPLES,
     SEED,
     Z95,
     bootstrap_mean_ci,
     mcnemar_exact,
     newcombe,
+    normal_mean_ci,
     paired_bootstrap,
+    uses_bootstrap,
     wilson,
 )
 from annotations.errors import ValidationFailed
 from annotations.models import (
     AuditFlagFact,
+    AuditGenerationFact,
     AuditReviewFact,
     Culture,
     ErrorCategory,
@@ -586,32 +590,50 @@ class RateRow:
         return self.n_generations < SMALL_SAMPLE
 
 
+@dataclass(frozen=True)
+class _CellSums:
+    """What the database sums per cell: flagged units, flags, and the per-generation rates' sum,
+    sum of squares and number of non-zero ones (the normal interval's inputs)."""
+
+    flagged: int = 0
+    flags: int = 0
+    rate_sum: float = 0.0
+    rate_squares: float = 0.0
+    nonzero: int = 0
+
+
+_NO_FLAGS = _CellSums()
+
+
 def _rate_row(
     cell: dict[str, str],
     labels: dict[str, str],
     *,
     n: int,
     experts: int,
-    flagged: int,
-    flags: int,
     word_units: int,
-    rate_sum: float,
+    sums: _CellSums,
     rate_values: list[float],
 ) -> RateRow:
+    """One cell's row. ``rate_values`` are its non-zero per-generation rates, read only when the
+    interval is the bootstrap (``uses_bootstrap``); otherwise the sums give the normal interval."""
     share = low = high = None
     if n:
-        share = flagged / n
-        low, high = wilson(flagged, n, Z95)
+        share = sums.flagged / n
+        low, high = wilson(sums.flagged, n, Z95)
     per_word = per_low = per_high = None
     if word_units:
-        per_word = rate_sum / word_units
-        per_low, per_high = _bootstrap(rate_values, word_units - len(rate_values))
+        per_word = sums.rate_sum / word_units
+        if uses_bootstrap(sums.nonzero):
+            per_low, per_high = _bootstrap(rate_values, word_units - len(rate_values))
+        else:
+            per_low, per_high = normal_mean_ci(word_units, sums.rate_sum, sums.rate_squares)
     return RateRow(
         cell=cell,
         labels=labels,
         n_generations=n,
         n_experts=experts,
-        n_flagged=flagged,
+        n_flagged=sums.flagged,
         share_flagged=share,
         share_low=low,
         share_high=high,
@@ -619,7 +641,7 @@ def _rate_row(
         per_100_words_low=per_low,
         per_100_words_high=per_high,
         n_word_generations=word_units,
-        n_flags=flags,
+        n_flags=sums.flags,
     )
 
 
@@ -721,65 +743,81 @@ def audit_rates(filters: AuditFilters, group_by: Sequence[str] = DEFAULT_GROUP_B
         )
     }
 
-    # One statement, so that each fact table is aggregated per generation once (u: the units, fa:
-    # their counted flags per flag-level value), with three kinds of rows:
+    # One statement. u: one row per unit (read from the per-generation summary when every review
+    # counts, else grouped from the review facts); fa: its counted flags per flag-level value (only
+    # when the figures need flag detail; otherwise the summary's own flag sums serve); j: per unit
+    # and cell, its flags and rate; c: per cell, the sums. Three kinds of rows:
     #   "d" per cell: units, and units with words in the reasoning, the answer, either;
-    #   "n" per (cell, flag values): flagged units, flags, the sum of per-generation rates;
-    #   "v" per (generation, cell, flag values) with flags: its rate, for the bootstrap.
-    units_sql, units_params = _units_subquery(filters)
-    flags_sql, flags_params = _flagged_subquery(filters, taxonomy, fdims)
+    #   "n" per (cell, flag values): flagged units, flags, the sum and sum of squares of the
+    #       per-generation rates, and how many are non-zero;
+    #   "v" per (generation, cell, flag values) with flags, only in cells whose interval is the
+    #       bootstrap (fewer than BOOTSTRAP_BELOW non-zero rates): its rate.
+    units_sql, units_params, summed = _units_source(filters)
     ugrouping = _generation_grouping(gdims, filters, "u")
+    detailed = not summed or _needs_flag_detail(filters, fdims)
+    if detailed:
+        flags_sql, flags_params = _flagged_subquery(filters, taxonomy, fdims)
+        ctes = f"u AS ({units_sql}), fa AS ({flags_sql})"
+        cte_params = units_params + flags_params
+        counts = "fa"
+        source = f"fa JOIN u ON u.generation_id = fa.generation_id {ugrouping.joins}"
+    else:
+        ctes, cte_params, counts = f"u AS ({units_sql})", units_params, "u"
+        source = f"u {ugrouping.joins} WHERE u.nf > 0"
     words = _words_expr(filters, fdims)
     gcols = ugrouping.exprs
-    fcols = [f"fa.{d}" for d in fdims]
-    rate = f"CAST(fa.nf AS {_float()}) * 100 / (u.nr * {words})"
-    joined = f"FROM fa JOIN u ON u.generation_id = fa.generation_id {ugrouping.joins}"
-
-    def select(tag: str, columns: list[str], numbers: list[str]) -> str:
-        return f"SELECT '{tag}', " + ", ".join(columns + numbers)
-
-    def group(columns: list[str]) -> str:
-        return f" GROUP BY {', '.join(columns)}" if columns else ""
-
+    keys = [f"k{i}" for i in range(len(gdims) + len(fdims))]
+    key_exprs = gcols + [f"fa.{d}" for d in fdims]
+    rate = (
+        f"CASE WHEN {words} > 0 THEN CAST({counts}.nf AS {_float()}) * 100 / (u.nr * {words}) "
+        "ELSE 0 END"
+    )
+    j = (
+        "SELECT "  # noqa: S608 (identifiers from models and fixed names; values are parameters)
+        + "".join(f"{expr} AS {key}, " for expr, key in zip(key_exprs, keys, strict=True))
+        + f"{counts}.nf AS nf, {counts}.ns AS ns, {words} AS w, {rate} AS r FROM {source}"
+    )
+    c = (
+        "SELECT "  # noqa: S608 (fixed names)
+        + "".join(f"{key}, " for key in keys)
+        + "SUM(CASE WHEN ns > 0 THEN 1 ELSE 0 END) AS flagged, SUM(nf) AS flags, SUM(r) AS rs, "
+        "SUM(r * r) AS rss, SUM(CASE WHEN w > 0 THEN 1 ELSE 0 END) AS m FROM j"
+        + (f" GROUP BY {', '.join(keys)}" if keys else "")
+    )
+    same_cell = " AND ".join(f"j.{key} = c.{key}" for key in keys) or "1 = 1"
     fetched = _fetch(
-        f"WITH u AS ({units_sql}), fa AS ({flags_sql}) "
-        + select(
-            "d",
-            gcols + ["NULL"] * len(fdims),
-            [
-                "COUNT(*)",
-                "SUM(CASE WHEN u.wt > 0 THEN 1 ELSE 0 END)",
-                "SUM(CASE WHEN u.wa > 0 THEN 1 ELSE 0 END)",
-                "SUM(CASE WHEN u.wt + u.wa > 0 THEN 1 ELSE 0 END)",
-            ],
-        )
-        + f" FROM u {ugrouping.joins}{group(gcols)} UNION ALL "
-        + select(
-            "n",
-            gcols + fcols,
-            [
-                "SUM(CASE WHEN fa.ns > 0 THEN 1 ELSE 0 END)",
-                "SUM(fa.nf)",
-                f"SUM(CASE WHEN {words} > 0 THEN {rate} ELSE 0 END)",
-                "NULL",
-            ],
-        )
-        + f" {joined}{group(gcols + fcols)} UNION ALL "
-        + select("v", gcols + fcols, [rate, "NULL", "NULL", "NULL"])
-        + f" {joined} WHERE {words} > 0",
-        units_params + flags_params + ugrouping.params * 3,
+        f"WITH {ctes}, j AS ({j}), c AS ({c}) "  # noqa: S608 (identifiers from models and fixed names; values are parameters)
+        "SELECT 'd', "
+        + "".join(f"{col}, " for col in gcols + ["NULL"] * len(fdims))
+        + "COUNT(*), SUM(CASE WHEN u.wt > 0 THEN 1 ELSE 0 END), "
+        "SUM(CASE WHEN u.wa > 0 THEN 1 ELSE 0 END), "
+        "SUM(CASE WHEN u.wt + u.wa > 0 THEN 1 ELSE 0 END), NULL "
+        f"FROM u {ugrouping.joins}"
+        + (f" GROUP BY {', '.join(gcols)}" if gcols else "")
+        + " UNION ALL SELECT 'n', "
+        + "".join(f"{key}, " for key in keys)
+        + "flagged, flags, rs, rss, m FROM c UNION ALL SELECT 'v', "
+        + "".join(f"j.{key}, " for key in keys)
+        + f"j.r, NULL, NULL, NULL, NULL FROM j JOIN c ON {same_cell} WHERE c.m < %s AND j.w > 0",
+        cte_params + ugrouping.params * 2 + [BOOTSTRAP_BELOW],
     )
     width = len(gdims)
     key_width = width + len(fdims)
     denominators: list[tuple[Any, ...]] = []
-    counted: dict[tuple[Any, ...], tuple[int, int, float]] = {}
+    counted: dict[tuple[Any, ...], _CellSums] = {}
     values: dict[tuple[Any, ...], list[float]] = defaultdict(list)
     for tag, *found in fetched:
         key, numbers = tuple(found[:key_width]), found[key_width:]
         if tag == "d":
-            denominators.append((*key[:width], *numbers))
+            denominators.append((*key[:width], *numbers[:4]))
         elif tag == "n":
-            counted[key] = (int(numbers[0] or 0), int(numbers[1] or 0), float(numbers[2] or 0))
+            counted[key] = _CellSums(
+                flagged=int(numbers[0] or 0),
+                flags=int(numbers[1] or 0),
+                rate_sum=float(numbers[2] or 0),
+                rate_squares=float(numbers[3] or 0),
+                nonzero=int(numbers[4] or 0),
+            )
         else:
             values[key].append(float(numbers[0]))
     combos = _flag_combinations(fdims, filters, taxonomy)
@@ -794,7 +832,7 @@ def audit_rates(filters: AuditFilters, group_by: Sequence[str] = DEFAULT_GROUP_B
             continue
         for combo in combos:
             key = gkey + tuple(combo)
-            flagged, flags, rate_sum = counted.get(key, (0, 0, 0.0))
+            sums = counted.get(key, _NO_FLAGS)
             part = dict(zip(fdims, combo, strict=True)).get("target", filters.target)
             word_units = {"reasoning": think_units, "caption": answer_units}.get(part, any_units)
             cell: dict[str, str] = {}
@@ -807,15 +845,42 @@ def audit_rates(filters: AuditFilters, group_by: Sequence[str] = DEFAULT_GROUP_B
                     {d: cell_labels[d] for d in dims},
                     n=n,
                     experts=experts.get(gkey, 0),
-                    flagged=flagged,
-                    flags=flags,
                     word_units=word_units,
-                    rate_sum=rate_sum,
+                    sums=sums,
                     rate_values=values.get(key, []),
                 )
             )
     rows.sort(key=lambda r: tuple(r.labels[d].casefold() for d in dims))
     return rows
+
+
+def _units_source(filters: AuditFilters) -> tuple[str, list[Any], bool]:
+    """One row per unit (``_units_subquery``'s columns); the third value says whether the rows
+    also carry the unit's flag sums, nf and ns (from the per-generation summary, which counts every
+    review, so not under a date range)."""
+    if filters.date_from or filters.date_to:
+        return (*_units_subquery(filters), False)
+    where, params = _where(_review_where(filters, "s"))
+    return (
+        "SELECT s.generation_id, s.model_version_id, s.song_id, s.words_think AS wt, "  # noqa: S608 (identifiers from models; values are parameters)
+        "s.words_answer AS wa, s.n_reviews AS nr, s.n_flags AS nf, s.n_serious AS ns "
+        f"FROM {_t(AuditGenerationFact)} s {where}",
+        params,
+        True,
+    )
+
+
+def _needs_flag_detail(filters: AuditFilters, fdims: Sequence[str]) -> bool:
+    """Whether figures need the flags one by one rather than each unit's totals: grouped by a
+    flag-level dimension, or counting only some flags."""
+    return bool(
+        fdims
+        or filters.categories
+        or filters.kinds
+        or filters.aspects
+        or filters.target
+        or filters.severities
+    )
 
 
 def _units_subquery(filters: AuditFilters) -> tuple[str, list[Any]]:
@@ -967,10 +1032,8 @@ def _empty_row(version: ModelVersion) -> RateRow:
         {"model_version": version.name},
         n=0,
         experts=0,
-        flagged=0,
-        flags=0,
         word_units=0,
-        rate_sum=0.0,
+        sums=_NO_FLAGS,
         rate_values=[],
     )
 

@@ -7,6 +7,10 @@ blind until submitted, and only submitted judgements count.
 
 The copied columns (version, song, expert, category, aspect, …) are denormalised on purpose: every
 filter and GROUP BY of the audit selectors reads one table plus the song's genre/culture links.
+
+``AuditGenerationFact`` summarises both per generation (its reviews, words, flags and serious flags):
+at 1,000,000 flags, grouping the two fact tables per generation took ~1.5 s of every dashboard
+figure, while the summary is read as it is. It is rewritten with the facts of its generation.
 """
 
 from django.conf import settings
@@ -134,3 +138,39 @@ class AuditFlagFact(models.Model):
 
     def __str__(self) -> str:
         return f"Audit fact of flag {self.flag_id}"
+
+
+class AuditGenerationFact(models.Model):
+    """One generation with at least one submitted review: the per-generation sums of its facts.
+
+    The audit reads it instead of grouping the fact tables whenever the figures need no flag detail
+    (no flag filter or flag-level grouping) and count every review (no date range).
+    """
+
+    generation = models.OneToOneField(
+        Generation, primary_key=True, on_delete=models.CASCADE, related_name="audit_summary"
+    )
+    model_version = models.ForeignKey(
+        ModelVersion,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+        db_index=False,
+    )
+    song = models.ForeignKey(
+        Song, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+", db_index=False
+    )
+    n_reviews = models.PositiveIntegerField(help_text="Submitted reviews of the generation.")
+    words_think = models.PositiveIntegerField()
+    words_answer = models.PositiveIntegerField()
+    n_flags = models.PositiveIntegerField(help_text="Flags of those reviews.")
+    n_serious = models.PositiveIntegerField(help_text="Of which major or critical.")
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["model_version", "song"], name="auditgen_version_song"),
+            models.Index(fields=["song"], name="auditgen_song"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Audit summary of generation {self.generation_id}"

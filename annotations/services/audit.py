@@ -8,7 +8,10 @@ Deleting a review, generation or song deletes its facts with it (foreign-key cas
 Each refresh deletes the facts of a set of reviews and re-inserts them: the flag facts with one
 ``INSERT … SELECT`` per batch on both databases; the review facts carry word counts, which are
 Python (``modeling.rewards.hallucination.count_words``, CJK-aware), so on PostgreSQL they travel as
-one JSON array joined in one ``INSERT … SELECT``, and on SQLite (the demo) row by row.
+one JSON array joined in one ``INSERT … SELECT``, and on SQLite (the demo) row by row. Then the
+per-generation summaries (``AuditGenerationFact``) of every generation those reviews belong to are
+recomputed from its facts, in the same transaction; a review deleted through the ORM (its facts go by
+cascade) has its generation's summary recomputed after the deletion commits.
 """
 
 from __future__ import annotations
@@ -16,14 +19,17 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
 
 from annotations.models import (
     AuditFlagFact,
+    AuditGenerationFact,
     AuditReviewFact,
     ErrorCategory,
     Flag,
@@ -34,6 +40,7 @@ from annotations.models import (
 logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 5000
+SERIOUS = (Flag.Severity.MAJOR.value, Flag.Severity.CRITICAL.value)
 
 
 @dataclass
@@ -41,6 +48,7 @@ class RefreshStats:
     reviews: int = 0  # review facts written
     flags: int = 0  # flag facts written
     removed: int = 0  # review facts of reviews no longer submitted (or gone)
+    generations: set[int] = field(default_factory=set, repr=False)  # of the facts written
 
     def add(self, other: RefreshStats) -> None:
         self.reviews += other.reviews
@@ -65,9 +73,11 @@ def audit_refresh_reviews(*, review_ids: Iterable[int]) -> RefreshStats:
     for start in range(0, len(ids), BATCH_SIZE):
         batch = ids[start : start + BATCH_SIZE]
         with transaction.atomic():
+            touched = _generations_of_facts("review_id", batch)
             removed = _delete_facts(batch)
             written = _insert_facts(batch)
             written.removed = max(0, removed - written.reviews)
+            _refresh_generations(touched | written.generations)
             stats.add(written)
     return stats
 
@@ -95,9 +105,11 @@ def audit_refresh_all(
         )
         with transaction.atomic():
             upper = batch[-1] if batch else None
+            touched = _generations_in_range(last, upper)
             removed = _delete_range(last, upper)
             written = _insert_facts(batch) if batch else RefreshStats()
             written.removed = max(0, removed - written.reviews)
+            _refresh_generations(touched | written.generations)
             stats.add(written)
         if not batch:
             break
@@ -107,7 +119,16 @@ def audit_refresh_all(
             on_progress(min(done, total), total)
     if on_progress is not None and total == 0:
         on_progress(0, 0)
+    _drop_orphan_summaries()
     return stats
+
+
+@receiver(post_delete, sender=AuditReviewFact, dispatch_uid="audit_summary_after_fact_delete")
+def _summary_after_fact_delete(sender: type, instance: AuditReviewFact, **kwargs: Any) -> None:
+    """A review deleted through the ORM takes its facts along (cascade): its generation's summary
+    is recomputed once that deletion commits (a generation deleted with it has none to recompute)."""
+    generation_id = instance.generation_id
+    transaction.on_commit(partial(_refresh_generations_atomically, {generation_id}), robust=True)
 
 
 # --- Writing -------------------------------------------------------------------------------------
@@ -173,6 +194,7 @@ def _insert_facts(review_ids: list[int]) -> RefreshStats:
     )
     if not rows:
         return RefreshStats()
+    generations = {row[1] for row in rows}
     words = _word_counts({row[1] for row in rows})
     review_table, flag_table = _tables()
     columns = (
@@ -225,4 +247,69 @@ def _insert_facts(review_ids: list[int]) -> RefreshStats:
             params + params,
         )
         flags = cursor.rowcount
-    return RefreshStats(reviews=int(reviews), flags=int(flags))
+    return RefreshStats(reviews=int(reviews), flags=int(flags), generations=generations)
+
+
+# --- Per-generation summaries ---------------------------------------------------------------------
+
+
+def _generations_of_facts(column: str, ids: list[int]) -> set[int]:
+    review_table, _ = _tables()
+    in_sql, params = _in_list(ids)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT DISTINCT generation_id FROM {review_table} WHERE {column} {in_sql}",  # noqa: S608 (table names from models; values are parameters)
+            params,
+        )
+        return {int(row[0]) for row in cursor.fetchall()}
+
+
+def _generations_in_range(after: int, upto: int | None) -> set[int]:
+    review_table, _ = _tables()
+    where = "review_id > %s" + ("" if upto is None else " AND review_id <= %s")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT DISTINCT generation_id FROM {review_table} WHERE {where}",  # noqa: S608 (table names from models; values are parameters)
+            [after] if upto is None else [after, upto],
+        )
+        return {int(row[0]) for row in cursor.fetchall()}
+
+
+def _refresh_generations(generation_ids: set[int]) -> None:
+    """Recompute the summaries of these generations from their facts (none when they have none)."""
+    ids = sorted(generation_ids)
+    review_table, flag_table = _tables()
+    summary_table = AuditGenerationFact._meta.db_table
+    with connection.cursor() as cursor:
+        for start in range(0, len(ids), BATCH_SIZE):
+            in_sql, params = _in_list(ids[start : start + BATCH_SIZE])
+            cursor.execute(f"DELETE FROM {summary_table} WHERE generation_id {in_sql}", params)  # noqa: S608 (table names from models; values are parameters)
+            cursor.execute(
+                f"INSERT INTO {summary_table} (generation_id, model_version_id, song_id, "  # noqa: S608 (table names from models; values are parameters)
+                "n_reviews, words_think, words_answer, n_flags, n_serious) "
+                "SELECT r.generation_id, r.v, r.s, r.n, r.wt, r.wa, COALESCE(f.nf, 0), "
+                "COALESCE(f.ns, 0) FROM (SELECT generation_id, MIN(model_version_id) AS v, "
+                "MIN(song_id) AS s, COUNT(*) AS n, MIN(words_think) AS wt, "
+                f"MIN(words_answer) AS wa FROM {review_table} WHERE generation_id {in_sql} "
+                "GROUP BY generation_id) r LEFT JOIN (SELECT generation_id, COUNT(*) AS nf, "
+                "SUM(CASE WHEN severity IN (%s, %s) THEN 1 ELSE 0 END) AS ns "
+                f"FROM {flag_table} WHERE generation_id {in_sql} GROUP BY generation_id) f "
+                "ON f.generation_id = r.generation_id",
+                params + [*SERIOUS] + params,
+            )
+
+
+def _refresh_generations_atomically(generation_ids: set[int]) -> None:
+    with transaction.atomic():
+        _refresh_generations(generation_ids)
+
+
+def _drop_orphan_summaries() -> None:
+    """Summaries of generations left without facts by anything that bypassed the refresh."""
+    review_table, _ = _tables()
+    summary_table = AuditGenerationFact._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {summary_table} WHERE NOT EXISTS (SELECT 1 FROM {review_table} r "  # noqa: S608 (table names from models)
+            f"WHERE r.generation_id = {summary_table}.generation_id)"
+        )
