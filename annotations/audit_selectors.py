@@ -59,6 +59,7 @@ from annotations.audit_stats import (
 from annotations.errors import ValidationFailed
 from annotations.models import (
     AuditFlagFact,
+    AuditGenerationCategoryFact,
     AuditGenerationFact,
     AuditReviewFact,
     Culture,
@@ -68,6 +69,7 @@ from annotations.models import (
     ModelVersion,
     Song,
 )
+from annotations.services.audit import flags_overlap_sql
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -590,6 +592,11 @@ class RateRow:
         return self.n_generations < SMALL_SAMPLE
 
 
+# Each use of these subqueries is planned where it is used: materialised, 300,000 units cost four
+# times more to write and scan back than to read again (PostgreSQL 12+ and SQLite 3.35+ syntax).
+_INLINE = "NOT MATERIALIZED "
+
+
 @dataclass(frozen=True)
 class _CellSums:
     """What the database sums per cell: flagged units, flags, and the per-generation rates' sum,
@@ -743,39 +750,27 @@ def audit_rates(filters: AuditFilters, group_by: Sequence[str] = DEFAULT_GROUP_B
         )
     }
 
-    # One statement. u: one row per unit (read from the per-generation summary when every review
-    # counts, else grouped from the review facts); fa: its counted flags per flag-level value (only
-    # when the figures need flag detail; otherwise the summary's own flag sums serve); j: per unit
-    # and cell, its flags and rate; c: per cell, the sums. Three kinds of rows:
+    # One statement. u: one row per unit; x (``_unit_flags``): per unit and flag-level values, its
+    # counted flags (nf), major/critical ones (ns) and words (w); j: per unit and cell, its rate;
+    # c: per cell, the sums. Three kinds of rows:
     #   "d" per cell: units, and units with words in the reasoning, the answer, either;
     #   "n" per (cell, flag values): flagged units, flags, the sum and sum of squares of the
     #       per-generation rates, and how many are non-zero;
     #   "v" per (generation, cell, flag values) with flags, only in cells whose interval is the
     #       bootstrap (fewer than BOOTSTRAP_BELOW non-zero rates): its rate.
-    units_sql, units_params, summed = _units_source(filters)
+    units_sql, units_params = _units(filters)
+    source_sql, source_params = _unit_flags(filters, taxonomy, fdims)
     ugrouping = _generation_grouping(gdims, filters, "u")
-    detailed = not summed or _needs_flag_detail(filters, fdims)
-    if detailed:
-        flags_sql, flags_params = _flagged_subquery(filters, taxonomy, fdims)
-        ctes = f"u AS ({units_sql}), fa AS ({flags_sql})"
-        cte_params = units_params + flags_params
-        counts = "fa"
-        source = f"fa JOIN u ON u.generation_id = fa.generation_id {ugrouping.joins}"
-    else:
-        ctes, cte_params, counts = f"u AS ({units_sql})", units_params, "u"
-        source = f"u {ugrouping.joins} WHERE u.nf > 0"
-    words = _words_expr(filters, fdims)
+    xgrouping = _generation_grouping(gdims, filters, "x")
     gcols = ugrouping.exprs
     keys = [f"k{i}" for i in range(len(gdims) + len(fdims))]
-    key_exprs = gcols + [f"fa.{d}" for d in fdims]
-    rate = (
-        f"CASE WHEN {words} > 0 THEN CAST({counts}.nf AS {_float()}) * 100 / (u.nr * {words}) "
-        "ELSE 0 END"
-    )
+    key_exprs = xgrouping.exprs + [f"x.{d}" for d in fdims]
+    rate = f"CASE WHEN x.w > 0 THEN CAST(x.nf AS {_float()}) * 100 / (x.nr * x.w) ELSE 0 END"
     j = (
         "SELECT "  # noqa: S608 (identifiers from models and fixed names; values are parameters)
         + "".join(f"{expr} AS {key}, " for expr, key in zip(key_exprs, keys, strict=True))
-        + f"{counts}.nf AS nf, {counts}.ns AS ns, {words} AS w, {rate} AS r FROM {source}"
+        + f"x.nf AS nf, x.ns AS ns, x.w AS w, {rate} AS r FROM ({source_sql}) x "
+        f"{xgrouping.joins} WHERE x.nf > 0"
     )
     c = (
         "SELECT "  # noqa: S608 (fixed names)
@@ -786,8 +781,8 @@ def audit_rates(filters: AuditFilters, group_by: Sequence[str] = DEFAULT_GROUP_B
     )
     same_cell = " AND ".join(f"j.{key} = c.{key}" for key in keys) or "1 = 1"
     fetched = _fetch(
-        f"WITH {ctes}, j AS ({j}), c AS ({c}) "  # noqa: S608 (identifiers from models and fixed names; values are parameters)
-        "SELECT 'd', "
+        f"WITH u AS {_units_materialised(filters)}({units_sql}), j AS {_INLINE}({j}), "  # noqa: S608 (identifiers from models and fixed names; values are parameters)
+        f"c AS ({c}) SELECT 'd', "
         + "".join(f"{col}, " for col in gcols + ["NULL"] * len(fdims))
         + "COUNT(*), SUM(CASE WHEN u.wt > 0 THEN 1 ELSE 0 END), "
         "SUM(CASE WHEN u.wa > 0 THEN 1 ELSE 0 END), "
@@ -799,7 +794,7 @@ def audit_rates(filters: AuditFilters, group_by: Sequence[str] = DEFAULT_GROUP_B
         + "flagged, flags, rs, rss, m FROM c UNION ALL SELECT 'v', "
         + "".join(f"j.{key}, " for key in keys)
         + f"j.r, NULL, NULL, NULL, NULL FROM j JOIN c ON {same_cell} WHERE c.m < %s AND j.w > 0",
-        cte_params + ugrouping.params * 2 + [BOOTSTRAP_BELOW],
+        units_params + source_params + xgrouping.params + ugrouping.params + [BOOTSTRAP_BELOW],
     )
     width = len(gdims)
     key_width = width + len(fdims)
@@ -854,33 +849,97 @@ def audit_rates(filters: AuditFilters, group_by: Sequence[str] = DEFAULT_GROUP_B
     return rows
 
 
-def _units_source(filters: AuditFilters) -> tuple[str, list[Any], bool]:
-    """One row per unit (``_units_subquery``'s columns); the third value says whether the rows
-    also carry the unit's flag sums, nf and ns (from the per-generation summary, which counts every
-    review, so not under a date range)."""
-    if filters.date_from or filters.date_to:
-        return (*_units_subquery(filters), False)
+def _summarised(filters: AuditFilters) -> bool:
+    """Whether the summaries serve these filters: they count every review, so not in a date range."""
+    return not (filters.date_from or filters.date_to)
+
+
+def _units(filters: AuditFilters) -> tuple[str, list[Any]]:
+    """One row per unit: generation_id, model_version_id, song_id, wt and wa (words of the
+    reasoning and the answer) and nr (its counted reviews)."""
+    if not _summarised(filters):
+        return _units_subquery(filters)
     where, params = _where(_review_where(filters, "s"))
     return (
         "SELECT s.generation_id, s.model_version_id, s.song_id, s.words_think AS wt, "  # noqa: S608 (identifiers from models; values are parameters)
-        "s.words_answer AS wa, s.n_reviews AS nr, s.n_flags AS nf, s.n_serious AS ns "
-        f"FROM {_t(AuditGenerationFact)} s {where}",
+        f"s.words_answer AS wa, s.n_reviews AS nr FROM {_t(AuditGenerationFact)} s {where}",
         params,
-        True,
     )
 
 
-def _needs_flag_detail(filters: AuditFilters, fdims: Sequence[str]) -> bool:
-    """Whether figures need the flags one by one rather than each unit's totals: grouped by a
-    flag-level dimension, or counting only some flags."""
-    return bool(
-        fdims
-        or filters.categories
+def _units_materialised(filters: AuditFilters) -> str:
+    # The summary is cheaper to read twice than to materialise; the review facts' GROUP BY is not.
+    return _INLINE if _summarised(filters) else ""
+
+
+_PARTS = tuple(Flag.Target.values)
+
+
+def _unit_flags(
+    filters: AuditFilters, taxonomy: list[_Category], fdims: Sequence[str]
+) -> tuple[str, list[Any]]:
+    """Per unit and value of the flag-level dimensions ``fdims``: generation_id, model_version_id,
+    song_id, nr, w (the words the rate divides by), the ``fdims`` columns, nf (counted flags) and
+    ns (of which major or critical). Rows may have nf = 0. Under a date range it reads the flag
+    facts and joins the CTE ``u``; otherwise one of the summaries, as they are when a row is
+    already one per (unit, values), else summed per unit."""
+    if not _summarised(filters):
+        flags_sql, flags_params = _flagged_subquery(filters, taxonomy, fdims)
+        columns = "".join(f"fa.{d}, " for d in fdims)
+        return (
+            "SELECT u.generation_id, u.model_version_id, u.song_id, u.nr, "  # noqa: S608 (identifiers from models; values are parameters)
+            f"{_words_expr(filters, fdims)} AS w, {columns}fa.nf, fa.ns FROM ({flags_sql}) fa "
+            "JOIN u ON u.generation_id = fa.generation_id",
+            flags_params,
+        )
+    severities = list(filters.severities) or list(Flag.Severity.values)
+    serious = [severity for severity in severities if severity in SERIOUS]
+    parts = [filters.target] if filters.target else list(_PARTS)
+    by_category = bool(
+        filters.categories
         or filters.kinds
         or filters.aspects
-        or filters.target
-        or filters.severities
+        or {"category", "kind", "aspect"} & set(fdims)
     )
+    table = _t(AuditGenerationCategoryFact if by_category else AuditGenerationFact)
+    clauses = _review_where(filters, "x")
+    if filters.categories or filters.kinds or filters.aspects:
+        ids = [c.id for c in _counted_categories(filters, taxonomy)]
+        clauses[0].append(f"x.category_id IN ({_placeholders(ids)})" if ids else "1 = 0")
+        clauses[1].extend(ids)
+    where, where_params = _where(clauses)
+    category_columns = ", x.category_id AS category, x.kind, x.aspect" if by_category else ""
+    # Grouped by part: one row per part, each with its own words.
+    groups = [[part] for part in parts] if "target" in fdims else [parts]
+    selects, params = [], []
+    for group in groups:
+        words = " + ".join(
+            "x.words_think" if part == Flag.Target.REASONING else "x.words_answer" for part in group
+        )
+        target = f", '{group[0]}' AS target" if "target" in fdims else ""
+        selects.append(
+            "SELECT x.generation_id, x.model_version_id, x.song_id, x.n_reviews AS nr, "  # noqa: S608 (identifiers from models and fixed names; values are parameters)
+            f"{words} AS w{category_columns}{target}, {_count_sum(group, severities)} AS nf, "
+            f"{_count_sum(group, serious)} AS ns FROM {table} x {where}"
+        )
+        params.extend(where_params)
+    rows = " UNION ALL ".join(selects)
+    if not by_category or "category" in fdims:
+        return rows, params
+    # Several categories of one unit in a row each: their sums per unit and shown values.
+    kept = "".join(f", {d}" for d in fdims)
+    return (
+        "SELECT generation_id, MIN(model_version_id) AS model_version_id, MIN(song_id) AS song_id, "  # noqa: S608 (fixed names)
+        f"MIN(nr) AS nr, MIN(w) AS w{kept}, SUM(nf) AS nf, SUM(ns) AS ns FROM ({rows}) y "
+        f"GROUP BY generation_id{kept}",
+        params,
+    )
+
+
+def _count_sum(parts: Sequence[str], severities: Sequence[str]) -> str:
+    """The sum of the summaries' n_<severity>_<part> columns (alias x) for these parts and severities."""
+    columns = [f"x.n_{severity}_{part}" for part in parts for severity in severities]
+    return f"({' + '.join(columns)})" if columns else "0"
 
 
 def _units_subquery(filters: AuditFilters) -> tuple[str, list[Any]]:
@@ -1040,20 +1099,15 @@ def _empty_row(version: ModelVersion) -> RateRow:
 
 def _per_song_outcomes(filters: AuditFilters) -> dict[int, dict[int, tuple[int, int]]]:
     """Song → version → (units, flagged units): one GROUP BY."""
-    units_sql, units_params = _units_subquery(filters)
-    taxonomy = _taxonomy()
-    where, params = _where(
-        _review_where(filters, "ff"),
-        _flag_where(filters, "ff", taxonomy),
-        ([f"ff.severity IN ({_placeholders(SERIOUS)})"], list(SERIOUS)),
-    )
+    units_sql, units_params = _units(filters)
+    source_sql, source_params = _unit_flags(filters, _taxonomy(), ())
     rows = _fetch(
-        f"SELECT u.song_id, u.model_version_id, COUNT(*), "  # noqa: S608 (identifiers from models; values are parameters)
-        "SUM(CASE WHEN s.generation_id IS NULL THEN 0 ELSE 1 END) "
-        f"FROM ({units_sql}) u LEFT JOIN (SELECT DISTINCT ff.generation_id FROM "
-        f"{_t(AuditFlagFact)} ff {where}) s ON s.generation_id = u.generation_id "
-        "GROUP BY u.song_id, u.model_version_id",
-        units_params + params,
+        f"WITH u AS {_units_materialised(filters)}({units_sql}) "  # noqa: S608 (identifiers from models; values are parameters)
+        "SELECT u.song_id, u.model_version_id, COUNT(*), "
+        "SUM(CASE WHEN x.generation_id IS NULL THEN 0 ELSE 1 END) "
+        f"FROM u LEFT JOIN (SELECT generation_id FROM ({source_sql}) y WHERE y.ns > 0) x "
+        "ON x.generation_id = u.generation_id GROUP BY u.song_id, u.model_version_id",
+        units_params + source_params,
     )
     outcomes: dict[int, dict[int, tuple[int, int]]] = defaultdict(dict)
     for song, version, n, flagged in rows:
@@ -1184,17 +1238,20 @@ def _blind_spot_rows(
 
 def _top_cultural_categories(filters: AuditFilters) -> dict[str, list[CategoryCount]]:
     taxonomy = _taxonomy()
-    where, params = _where(
-        _review_where(filters, "ff"),
-        _flag_where(filters, "ff", taxonomy),
-        (["ff.kind = %s"], [ErrorCategory.Kind.CULTURAL.value]),
-    )
+    cultural = ErrorCategory.Kind.CULTURAL.value
+    if filters.kinds and cultural not in filters.kinds:
+        return {}
+    scoped = replace(filters, kinds=(cultural,))
+    units_sql, units_params = _units(scoped)
+    source_sql, source_params = _unit_flags(scoped, taxonomy, ("category",))
+    # One source row per (unit, category): its flags, and one generation.
     rows = _fetch(
-        "SELECT sr.region, ff.category_id, COUNT(*), COUNT(DISTINCT ff.generation_id) "  # noqa: S608 (identifiers from models; values are parameters)
-        f"FROM {_t(AuditFlagFact)} ff JOIN (SELECT DISTINCT x.song_id, c.region "
-        f"FROM {_t(Song.cultures.through)} x JOIN {_t(Culture)} c ON c.id = x.culture_id) sr "
-        f"ON sr.song_id = ff.song_id {where} GROUP BY sr.region, ff.category_id",
-        params,
+        f"WITH u AS {_units_materialised(scoped)}({units_sql}) "  # noqa: S608 (identifiers from models; values are parameters)
+        "SELECT sr.region, x.category, SUM(x.nf), COUNT(*) "
+        f"FROM ({source_sql}) x JOIN (SELECT DISTINCT sc.song_id, c.region "
+        f"FROM {_t(Song.cultures.through)} sc JOIN {_t(Culture)} c ON c.id = sc.culture_id) sr "
+        "ON sr.song_id = x.song_id WHERE x.nf > 0 GROUP BY sr.region, x.category",
+        units_params + source_params,
     )
     categories = {c.id: c for c in taxonomy}
     by_region: dict[str, list[CategoryCount]] = defaultdict(list)
@@ -1227,16 +1284,6 @@ class AgreementRow:
     k_of_n: list[tuple[int, int, int]]  # (k, n, how many (generation, category) pairs)
 
 
-def _overlap_sql(outer: str, inner: str) -> str:
-    """Flags of another review on the same generation, category and target sharing a character."""
-    return (
-        f"{inner}.generation_id = {outer}.generation_id "
-        f"AND {inner}.category_id = {outer}.category_id AND {inner}.target = {outer}.target "
-        f"AND {inner}.review_fact_id <> {outer}.review_fact_id "
-        f"AND {inner}.start_char < {outer}.end_char AND {outer}.start_char < {inner}.end_char"
-    )
-
-
 @_tuned
 def audit_agreement(filters: AuditFilters) -> list[AgreementRow]:
     """Per category, how often a flag is matched by another expert's overlapping flag.
@@ -1248,47 +1295,10 @@ def audit_agreement(filters: AuditFilters) -> list[AgreementRow]:
     agree". Contested: agreement below one half. Two queries.
     """
     taxonomy = _taxonomy()
-    review_facts, flag_facts = _t(AuditReviewFact), _t(AuditFlagFact)
-    multi_where, multi_params = _where(_review_where(filters, "rf"))
-    multi = (
-        f"SELECT rf.generation_id, COUNT(*) AS n FROM {review_facts} rf {multi_where} "  # noqa: S608 (identifiers from models; values are parameters)
-        "GROUP BY rf.generation_id HAVING COUNT(*) >= 2"
-    )
-    flag_clauses, flag_params = _where(
-        _review_where(filters, "f"), _flag_where(filters, "f", taxonomy)
-    )
-    other_clauses, other_params = _where(
-        _review_where(filters, "o"), _flag_where(filters, "o", taxonomy)
-    )
-    other_where = other_clauses.replace("WHERE ", " AND ", 1)
-    # Per flag, k = 1 + the other reviews with an overlapping flag: a join on (generation,
-    # category, target) — a handful of rows each — rather than a subquery per flag.
-    per_flag = (
-        "SELECT f.flag_id, f.generation_id, f.category_id, m.n, "  # noqa: S608 (identifiers from models; values are parameters)
-        "1 + COUNT(DISTINCT o.review_fact_id) AS k "
-        f"FROM {flag_facts} f JOIN ({multi}) m ON m.generation_id = f.generation_id "
-        f"LEFT JOIN {flag_facts} o ON {_overlap_sql('f', 'o')}{other_where} {flag_clauses} "
-        "GROUP BY f.flag_id, f.generation_id, f.category_id, m.n"
-    )
-    rows = _fetch(
-        "SELECT g.category_id, g.k, g.n, COUNT(*), SUM(g.flags), SUM(g.agreed) FROM ("  # noqa: S608 (identifiers from models; values are parameters)
-        "SELECT p.generation_id, p.category_id, p.n, MAX(p.k) AS k, COUNT(*) AS flags, "
-        "SUM(CASE WHEN p.k >= 2 THEN 1 ELSE 0 END) AS agreed "
-        f"FROM ({per_flag}) p GROUP BY p.generation_id, p.category_id, p.n) g "
-        "GROUP BY g.category_id, g.k, g.n",
-        multi_params + other_params + flag_params,
-    )
-    # Every reviewer of those generations stands behind the figure, flagging or not.
-    experts = dict(
-        _fetch(
-            "SELECT e.category_id, COUNT(*) FROM (SELECT DISTINCT fc.category_id, rf.expert_id "  # noqa: S608 (identifiers from models; values are parameters)
-            f"FROM (SELECT DISTINCT f.generation_id, f.category_id FROM {flag_facts} f "
-            f"JOIN ({multi}) m ON m.generation_id = f.generation_id {flag_clauses}) fc "
-            f"JOIN {review_facts} rf ON rf.generation_id = fc.generation_id {multi_where}) e "
-            "GROUP BY e.category_id",
-            multi_params + flag_params + multi_params,
-        )
-    )
+    if _summarised(filters) and not filters.severities:
+        rows, experts = _agreement_from_summaries(filters, taxonomy)
+    else:
+        rows, experts = _agreement_from_facts(filters, taxonomy)
     totals: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0])
     k_of_n: dict[int, list[tuple[int, int, int]]] = defaultdict(list)
     for category_id, k, n, pairs, flags, agreed in rows:
@@ -1319,6 +1329,93 @@ def audit_agreement(filters: AuditFilters) -> list[AgreementRow]:
         )
     result.sort(key=lambda r: (r.agreement if r.agreement is not None else math.inf, r.category))
     return result
+
+
+def _agreement_from_facts(
+    filters: AuditFilters, taxonomy: list[_Category]
+) -> tuple[list[tuple[Any, ...]], dict[int, int]]:
+    """(category, k, n, pairs, flags, agreed) rows and experts per category, from the flag facts:
+    each flag joined to the overlapping flags of the counted reviews (a date range or a severity
+    filter changes which reviews and flags count, so which flags agree)."""
+    review_facts, flag_facts = _t(AuditReviewFact), _t(AuditFlagFact)
+    multi_where, multi_params = _where(_review_where(filters, "rf"))
+    multi = (
+        f"SELECT rf.generation_id, COUNT(*) AS n FROM {review_facts} rf {multi_where} "  # noqa: S608 (identifiers from models; values are parameters)
+        "GROUP BY rf.generation_id HAVING COUNT(*) >= 2"
+    )
+    flag_clauses, flag_params = _where(
+        _review_where(filters, "f"), _flag_where(filters, "f", taxonomy)
+    )
+    other_clauses, other_params = _where(
+        _review_where(filters, "o"), _flag_where(filters, "o", taxonomy)
+    )
+    other_where = other_clauses.replace("WHERE ", " AND ", 1)
+    # Per flag, k = 1 + the other reviews with an overlapping flag: a join on (generation,
+    # category, target) — a handful of rows each — rather than a subquery per flag.
+    per_flag = (
+        "SELECT f.flag_id, f.generation_id, f.category_id, m.n, "  # noqa: S608 (identifiers from models; values are parameters)
+        "1 + COUNT(DISTINCT o.review_fact_id) AS k "
+        f"FROM {flag_facts} f JOIN ({multi}) m ON m.generation_id = f.generation_id "
+        f"LEFT JOIN {flag_facts} o ON {flags_overlap_sql('f', 'o')}{other_where} {flag_clauses} "
+        "GROUP BY f.flag_id, f.generation_id, f.category_id, m.n"
+    )
+    rows = _fetch(
+        "SELECT g.category_id, g.k, g.n, COUNT(*), SUM(g.flags), SUM(g.agreed) FROM ("  # noqa: S608 (identifiers from models; values are parameters)
+        "SELECT p.generation_id, p.category_id, p.n, MAX(p.k) AS k, COUNT(*) AS flags, "
+        "SUM(CASE WHEN p.k >= 2 THEN 1 ELSE 0 END) AS agreed "
+        f"FROM ({per_flag}) p GROUP BY p.generation_id, p.category_id, p.n) g "
+        "GROUP BY g.category_id, g.k, g.n",
+        multi_params + other_params + flag_params,
+    )
+    # Every reviewer of those generations stands behind the figure, flagging or not.
+    experts = dict(
+        _fetch(
+            "SELECT e.category_id, COUNT(*) FROM (SELECT DISTINCT fc.category_id, rf.expert_id "  # noqa: S608 (identifiers from models; values are parameters)
+            f"FROM (SELECT DISTINCT f.generation_id, f.category_id FROM {flag_facts} f "
+            f"JOIN ({multi}) m ON m.generation_id = f.generation_id {flag_clauses}) fc "
+            f"JOIN {review_facts} rf ON rf.generation_id = fc.generation_id {multi_where}) e "
+            "GROUP BY e.category_id",
+            multi_params + flag_params + multi_params,
+        )
+    )
+    return rows, {int(k): int(v) for k, v in experts.items()}
+
+
+def _agreement_from_summaries(
+    filters: AuditFilters, taxonomy: list[_Category]
+) -> tuple[list[tuple[Any, ...]], dict[int, int]]:
+    """The same from the (generation, category) summaries, whose agreement counts every review and
+    flag: right whenever the filters restrict only generations, categories and the part."""
+    parts = [filters.target] if filters.target else list(_PARTS)
+    severities = list(Flag.Severity.values)
+    clauses, params = _review_where(filters, "x")
+    clauses.append("x.n_reviews >= 2")
+    if filters.categories or filters.kinds or filters.aspects:
+        ids = [c.id for c in _counted_categories(filters, taxonomy)]
+        clauses.append(f"x.category_id IN ({_placeholders(ids)})" if ids else "1 = 0")
+        params.extend(ids)
+    where, params = _where((clauses, params))
+    largest = f"x.max_k_{parts[0]}"
+    for part in parts[1:]:
+        largest = f"CASE WHEN x.max_k_{part} > {largest} THEN x.max_k_{part} ELSE {largest} END"
+    pairs = (
+        "SELECT x.generation_id, x.category_id, x.n_reviews AS n, "  # noqa: S608 (identifiers from models and fixed names; values are parameters)
+        f"{largest} AS k, {_count_sum(parts, severities)} AS flags, "
+        f"{' + '.join(f'x.agreed_{part}' for part in parts)} AS agreed "
+        f"FROM {_t(AuditGenerationCategoryFact)} x {where}"
+    )
+    rows = _fetch(
+        "SELECT p.category_id, p.k, p.n, COUNT(*), SUM(p.flags), SUM(p.agreed) "  # noqa: S608 (fixed names)
+        f"FROM ({pairs}) p WHERE p.flags > 0 GROUP BY p.category_id, p.k, p.n",
+        params,
+    )
+    experts = _fetch(
+        "SELECT e.category_id, COUNT(*) FROM (SELECT DISTINCT p.category_id, rf.expert_id "  # noqa: S608 (identifiers from models; values are parameters)
+        f"FROM ({pairs}) p JOIN {_t(AuditReviewFact)} rf ON rf.generation_id = p.generation_id "
+        "WHERE p.flags > 0) e GROUP BY e.category_id",
+        params,
+    )
+    return rows, {int(k): int(v) for k, v in experts}
 
 
 # --- Drill-down --------------------------------------------------------------------------------------
@@ -1397,7 +1494,7 @@ def audit_spans(
         "ff.severity, fl.quoted_text, ff.start_char, ff.end_char, ff.audio_start_seconds, "
         "ff.audio_end_seconds, ff.submitted_at, "
         f"1 + (SELECT COUNT(DISTINCT o.expert_id) FROM {flag_facts} o "
-        f"WHERE {_overlap_sql('ff', 'o')}{other_where}) "
+        f"WHERE {flags_overlap_sql('ff', 'o')}{other_where}) "
         f"FROM {flag_facts} ff JOIN {_t(Flag)} fl ON fl.id = ff.flag_id "
         f"JOIN {_t(ModelVersion)} mv ON mv.id = ff.model_version_id "
         f"JOIN {_t(Song)} s ON s.id = ff.song_id "

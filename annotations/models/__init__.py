@@ -1,5 +1,10 @@
 from annotations.models.analysis import SongAnalysis
-from annotations.models.audit import AuditFlagFact, AuditGenerationFact, AuditReviewFact
+from annotations.models.audit import (
+    AuditFlagFact,
+    AuditGenerationCategoryFact,
+    AuditGenerationFact,
+    AuditReviewFact,
+)
 from annotations.models.experts import ExpertProfile
 from annotations.models.generations import Generation, GenerationGroup
 from annotations.models.hints import GenerationHint
@@ -21,6 +26,7 @@ from annotations.models.vocabulary import Culture, Genre, Instrument, Language
 __all__ = [
     "AudioFile",
     "AuditFlagFact",
+    "AuditGenerationCategoryFact",
     "AuditGenerationFact",
     "AuditReviewFact",
     "CompositeReward",

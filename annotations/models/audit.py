@@ -8,9 +8,10 @@ blind until submitted, and only submitted judgements count.
 The copied columns (version, song, expert, category, aspect, …) are denormalised on purpose: every
 filter and GROUP BY of the audit selectors reads one table plus the song's genre/culture links.
 
-``AuditGenerationFact`` summarises both per generation (its reviews, words, flags and serious flags):
-at 1,000,000 flags, grouping the two fact tables per generation took ~1.5 s of every dashboard
-figure, while the summary is read as it is. It is rewritten with the facts of its generation.
+``AuditGenerationFact`` and ``AuditGenerationCategoryFact`` summarise both per generation and per
+(generation, category): at 1,000,000 flags, grouping the two fact tables per generation took 1.5-2.5 s
+of every dashboard figure, while the summaries are read as they are. They are rewritten with the
+facts of their generation.
 """
 
 from django.conf import settings
@@ -140,11 +141,26 @@ class AuditFlagFact(models.Model):
         return f"Audit fact of flag {self.flag_id}"
 
 
-class AuditGenerationFact(models.Model):
+class _FlagCounts(models.Model):
+    """n_<severity>_<part>: flags of each severity on each part of the output (caption/answer or
+    reasoning), so that any severity or part filter is a sum of columns."""
+
+    n_minor_caption = models.PositiveIntegerField(default=0)
+    n_major_caption = models.PositiveIntegerField(default=0)
+    n_critical_caption = models.PositiveIntegerField(default=0)
+    n_minor_reasoning = models.PositiveIntegerField(default=0)
+    n_major_reasoning = models.PositiveIntegerField(default=0)
+    n_critical_reasoning = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+
+class AuditGenerationFact(_FlagCounts):
     """One generation with at least one submitted review: the per-generation sums of its facts.
 
-    The audit reads it instead of grouping the fact tables whenever the figures need no flag detail
-    (no flag filter or flag-level grouping) and count every review (no date range).
+    The audit reads it instead of grouping the fact tables whenever every review counts (no date
+    range) and the figures need no category detail (no category, kind or aspect filter or grouping).
     """
 
     generation = models.OneToOneField(
@@ -163,10 +179,9 @@ class AuditGenerationFact(models.Model):
     n_reviews = models.PositiveIntegerField(help_text="Submitted reviews of the generation.")
     words_think = models.PositiveIntegerField()
     words_answer = models.PositiveIntegerField()
-    n_flags = models.PositiveIntegerField(help_text="Flags of those reviews.")
-    n_serious = models.PositiveIntegerField(help_text="Of which major or critical.")
 
-    class Meta:
+    class Meta(_FlagCounts.Meta):
+        abstract = False
         indexes = [
             models.Index(fields=["model_version", "song"], name="auditgen_version_song"),
             models.Index(fields=["song"], name="auditgen_song"),
@@ -174,3 +189,57 @@ class AuditGenerationFact(models.Model):
 
     def __str__(self) -> str:
         return f"Audit summary of generation {self.generation_id}"
+
+
+class AuditGenerationCategoryFact(_FlagCounts):
+    """One (generation, error category) with flags on submitted reviews: their counts per severity
+    and part, how many of them another expert's overlapping flag agrees with, and the largest
+    number of experts agreeing on one flag (per part). The generation's columns are copied so that
+    category-level figures read this table alone."""
+
+    generation = models.ForeignKey(
+        Generation, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    category = models.ForeignKey(
+        ErrorCategory,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+        db_index=False,
+    )
+    kind = models.CharField(max_length=16, choices=ErrorCategory.Kind.choices)
+    aspect = models.CharField(max_length=16, choices=ErrorCategory.Aspect.choices)
+    model_version = models.ForeignKey(
+        ModelVersion,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+        db_index=False,
+    )
+    song = models.ForeignKey(
+        Song, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+", db_index=False
+    )
+    n_reviews = models.PositiveIntegerField()
+    words_think = models.PositiveIntegerField()
+    words_answer = models.PositiveIntegerField()
+    # A flag agrees when a flag of another review on the same generation, category and part shares a
+    # character with it; its k is the number of reviews with such a flag, itself included.
+    agreed_caption = models.PositiveIntegerField(default=0)
+    agreed_reasoning = models.PositiveIntegerField(default=0)
+    max_k_caption = models.PositiveIntegerField(default=0)
+    max_k_reasoning = models.PositiveIntegerField(default=0)
+
+    class Meta(_FlagCounts.Meta):
+        abstract = False
+        constraints = [
+            models.UniqueConstraint(
+                fields=["generation", "category"], name="auditgencat_generation_category"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["category", "model_version"], name="auditgencat_category"),
+            models.Index(fields=["song"], name="auditgencat_song"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Audit summary of category {self.category_id} on generation {self.generation_id}"

@@ -29,6 +29,7 @@ from django.dispatch import receiver
 
 from annotations.models import (
     AuditFlagFact,
+    AuditGenerationCategoryFact,
     AuditGenerationFact,
     AuditReviewFact,
     ErrorCategory,
@@ -40,7 +41,6 @@ from annotations.models import (
 logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 5000
-SERIOUS = (Flag.Severity.MAJOR.value, Flag.Severity.CRITICAL.value)
 
 
 @dataclass
@@ -275,28 +275,103 @@ def _generations_in_range(after: int, upto: int | None) -> set[int]:
         return {int(row[0]) for row in cursor.fetchall()}
 
 
+def flags_overlap_sql(outer: str, inner: str) -> str:
+    """Flags of another review on the same generation, category and part sharing a character."""
+    return (
+        f"{inner}.generation_id = {outer}.generation_id "
+        f"AND {inner}.category_id = {outer}.category_id AND {inner}.target = {outer}.target "
+        f"AND {inner}.review_fact_id <> {outer}.review_fact_id "
+        f"AND {inner}.start_char < {outer}.end_char AND {outer}.start_char < {inner}.end_char"
+    )
+
+
+_PARTS = tuple(Flag.Target.values)
+_COUNT_COLUMNS = [f"n_{severity}_{part}" for part in _PARTS for severity in Flag.Severity.values]
+
+
+def _count_sums(alias: str) -> tuple[list[str], list[str]]:
+    """SUM(...) for each n_<severity>_<part> column over flag rows ``alias``, and their parameters."""
+    sums, params = [], []
+    for part in _PARTS:
+        for severity in Flag.Severity.values:
+            sums.append(
+                f"SUM(CASE WHEN {alias}.target = %s AND {alias}.severity = %s THEN 1 ELSE 0 END)"
+            )
+            params.extend([part, severity])
+    return sums, params
+
+
 def _refresh_generations(generation_ids: set[int]) -> None:
-    """Recompute the summaries of these generations from their facts (none when they have none)."""
+    """Recompute the summaries of these generations from their facts (none when they have none):
+    per generation (``AuditGenerationFact``), then per (generation, category) with each flag's
+    agreement (``AuditGenerationCategoryFact``)."""
     ids = sorted(generation_ids)
     review_table, flag_table = _tables()
     summary_table = AuditGenerationFact._meta.db_table
+    category_table = AuditGenerationCategoryFact._meta.db_table
+    counts = ", ".join(_COUNT_COLUMNS)
     with connection.cursor() as cursor:
         for start in range(0, len(ids), BATCH_SIZE):
             in_sql, params = _in_list(ids[start : start + BATCH_SIZE])
-            cursor.execute(f"DELETE FROM {summary_table} WHERE generation_id {in_sql}", params)  # noqa: S608 (table names from models; values are parameters)
+            for table in (category_table, summary_table):
+                cursor.execute(f"DELETE FROM {table} WHERE generation_id {in_sql}", params)  # noqa: S608 (table names from models; values are parameters)
+            sums, sum_params = _count_sums("ff")
             cursor.execute(
                 f"INSERT INTO {summary_table} (generation_id, model_version_id, song_id, "  # noqa: S608 (table names from models; values are parameters)
-                "n_reviews, words_think, words_answer, n_flags, n_serious) "
-                "SELECT r.generation_id, r.v, r.s, r.n, r.wt, r.wa, COALESCE(f.nf, 0), "
-                "COALESCE(f.ns, 0) FROM (SELECT generation_id, MIN(model_version_id) AS v, "
-                "MIN(song_id) AS s, COUNT(*) AS n, MIN(words_think) AS wt, "
-                f"MIN(words_answer) AS wa FROM {review_table} WHERE generation_id {in_sql} "
-                "GROUP BY generation_id) r LEFT JOIN (SELECT generation_id, COUNT(*) AS nf, "
-                "SUM(CASE WHEN severity IN (%s, %s) THEN 1 ELSE 0 END) AS ns "
-                f"FROM {flag_table} WHERE generation_id {in_sql} GROUP BY generation_id) f "
-                "ON f.generation_id = r.generation_id",
-                params + [*SERIOUS] + params,
+                f"n_reviews, words_think, words_answer, {counts}) "
+                "SELECT r.generation_id, r.v, r.s, r.n, r.wt, r.wa, "
+                + ", ".join(f"COALESCE(f.c{i}, 0)" for i in range(len(_COUNT_COLUMNS)))
+                + " FROM (SELECT generation_id, MIN(model_version_id) AS v, MIN(song_id) AS s, "  # noqa: S608 (table names from models; values are parameters)
+                "COUNT(*) AS n, MIN(words_think) AS wt, MIN(words_answer) AS wa "
+                f"FROM {review_table} WHERE generation_id {in_sql} GROUP BY generation_id) r "
+                "LEFT JOIN (SELECT ff.generation_id, "
+                + ", ".join(f"{expr} AS c{i}" for i, expr in enumerate(sums))
+                + f" FROM {flag_table} ff WHERE ff.generation_id {in_sql} "
+                "GROUP BY ff.generation_id) f ON f.generation_id = r.generation_id",
+                params + sum_params + params,
             )
+            sums, sum_params = _count_sums("fk")
+            agreement = []
+            for part in _PARTS:
+                agreement.append(
+                    f"SUM(CASE WHEN fk.target = '{part}' AND fk.k >= 2 THEN 1 ELSE 0 END)"
+                )
+            for part in _PARTS:
+                agreement.append(f"MAX(CASE WHEN fk.target = '{part}' THEN fk.k ELSE 0 END)")
+            agreement_columns = [f"agreed_{part}" for part in _PARTS] + [
+                f"max_k_{part}" for part in _PARTS
+            ]
+            cursor.execute(
+                f"INSERT INTO {category_table} (generation_id, category_id, kind, aspect, "  # noqa: S608 (table names from models; values are parameters)
+                "model_version_id, song_id, n_reviews, words_think, words_answer, "
+                f"{counts}, {', '.join(agreement_columns)}) "
+                "SELECT fk.generation_id, fk.category_id, MIN(fk.kind), MIN(fk.aspect), "
+                "g.model_version_id, g.song_id, g.n_reviews, g.words_think, g.words_answer, "
+                f"{', '.join(sums)}, {', '.join(agreement)} "
+                "FROM (SELECT f.flag_id, f.generation_id, f.category_id, f.kind, f.aspect, "
+                "f.target, f.severity, 1 + COUNT(DISTINCT o.review_fact_id) AS k "
+                f"FROM {flag_table} f LEFT JOIN {flag_table} o ON {flags_overlap_sql('f', 'o')} "
+                f"WHERE f.generation_id {in_sql} GROUP BY f.flag_id, f.generation_id, "
+                "f.category_id, f.kind, f.aspect, f.target, f.severity) fk "
+                f"JOIN {summary_table} g ON g.generation_id = fk.generation_id "
+                "GROUP BY fk.generation_id, fk.category_id, g.model_version_id, g.song_id, "
+                "g.n_reviews, g.words_think, g.words_answer",
+                sum_params + params,
+            )
+
+
+def audit_rebuild_summaries(*, batch_size: int = BATCH_SIZE) -> int:
+    """Recompute every generation's summaries from the facts, in batches; the number of
+    generations with facts. (The migration that adds the summaries runs it; ``refresh_audit``
+    rewrites them with the facts.)"""
+    review_table, _ = _tables()
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT DISTINCT generation_id FROM {review_table}")  # noqa: S608 (a model's table)
+        ids = sorted(int(row[0]) for row in cursor.fetchall())
+    for start in range(0, len(ids), batch_size):
+        _refresh_generations_atomically(set(ids[start : start + batch_size]))
+    _drop_orphan_summaries()
+    return len(ids)
 
 
 def _refresh_generations_atomically(generation_ids: set[int]) -> None:
@@ -307,9 +382,10 @@ def _refresh_generations_atomically(generation_ids: set[int]) -> None:
 def _drop_orphan_summaries() -> None:
     """Summaries of generations left without facts by anything that bypassed the refresh."""
     review_table, _ = _tables()
-    summary_table = AuditGenerationFact._meta.db_table
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"DELETE FROM {summary_table} WHERE NOT EXISTS (SELECT 1 FROM {review_table} r "  # noqa: S608 (table names from models)
-            f"WHERE r.generation_id = {summary_table}.generation_id)"
-        )
+        for model in (AuditGenerationCategoryFact, AuditGenerationFact):
+            table = model._meta.db_table
+            cursor.execute(
+                f"DELETE FROM {table} WHERE NOT EXISTS (SELECT 1 FROM {review_table} r "  # noqa: S608 (table names from models)
+                f"WHERE r.generation_id = {table}.generation_id)"
+            )
