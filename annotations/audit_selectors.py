@@ -793,8 +793,14 @@ def audit_rates(filters: AuditFilters, group_by: Sequence[str] = DEFAULT_GROUP_B
         + "".join(f"{key}, " for key in keys)
         + "flagged, flags, rs, rss, m FROM c UNION ALL SELECT 'v', "
         + "".join(f"j.{key}, " for key in keys)
-        + f"j.r, NULL, NULL, NULL, NULL FROM j JOIN c ON {same_cell} WHERE c.m < %s AND j.w > 0",
-        units_params + source_params + xgrouping.params + ugrouping.params + [BOOTSTRAP_BELOW],
+        + f"j.r, NULL, NULL, NULL, NULL FROM j JOIN c ON {same_cell} WHERE c.m < %s AND j.w > 0 "  # noqa: S608 (fixed names)
+        # Evaluated once, first: without a cell to bootstrap, j is not computed a second time.
+        "AND EXISTS (SELECT 1 FROM c AS small WHERE small.m < %s)",
+        units_params
+        + source_params
+        + xgrouping.params
+        + ugrouping.params
+        + [BOOTSTRAP_BELOW, BOOTSTRAP_BELOW],
     )
     width = len(gdims)
     key_width = width + len(fdims)
@@ -1029,23 +1035,29 @@ def audit_compare(
     """
     scoped = replace(filters, model_versions=(version_a.pk, version_b.pk))
     by_version = {int(r.cell["model_version"]): r for r in audit_rates(scoped, ("model_version",))}
+    return _comparison(version_a, version_b, by_version, filters)
+
+
+def _comparison(
+    version_a: ModelVersion,
+    version_b: ModelVersion,
+    by_version: Mapping[int, RateRow],
+    filters: AuditFilters,
+) -> VersionComparison:
+    """``audit_compare`` given the versions' rate rows (the lineage has them for the whole chain)."""
+    scoped = replace(filters, model_versions=(version_a.pk, version_b.pk))
     a = by_version.get(version_a.pk) or _empty_row(version_a)
     b = by_version.get(version_b.pk) or _empty_row(version_b)
 
-    per_song = _per_song_outcomes(scoped)
-    pk_a, pk_b = version_a.pk, version_b.pk
-    pairs = [
-        (found[pk_a], found[pk_b])
-        for _song, found in sorted(per_song.items())
-        if pk_a in found and pk_b in found
-    ]
-    shared = len(pairs)
-    a_shares = [flagged / n for (n, flagged), _ in pairs]
-    b_shares = [flagged / n for _, (n, flagged) in pairs]
+    # Per shared song: (A's outputs, A's flagged, B's outputs, B's flagged).
+    outcomes = np.array(_paired_outcomes(scoped, version_a.pk, version_b.pk), dtype=np.float64)
+    shared = len(outcomes)
+    a_shares = outcomes[:, 1] / outcomes[:, 0] if shared else np.zeros(0)
+    b_shares = outcomes[:, 3] / outcomes[:, 2] if shared else np.zeros(0)
     mcnemar = None
-    if pairs and all(outcome_a[0] == outcome_b[0] == 1 for outcome_a, outcome_b in pairs):
-        only_a = sum(1 for x, y in zip(a_shares, b_shares, strict=True) if x and not y)
-        only_b = sum(1 for x, y in zip(a_shares, b_shares, strict=True) if y and not x)
+    if shared and bool(np.all(outcomes[:, 0] == 1) and np.all(outcomes[:, 2] == 1)):
+        only_a = int(np.sum((a_shares > 0) & (b_shares == 0)))
+        only_b = int(np.sum((b_shares > 0) & (a_shares == 0)))
         mcnemar = McNemar(only_a, only_b, shared, mcnemar_exact(only_a, only_b))
 
     unpaired_difference: float | None = None
@@ -1076,8 +1088,8 @@ def audit_compare(
         low=low,
         high=high,
         significant=low is not None and high is not None and (low > 0 or high < 0),
-        a_paired=sum(a_shares) / shared if shared else None,
-        b_paired=sum(b_shares) / shared if shared else None,
+        a_paired=float(a_shares.mean()) if shared else None,
+        b_paired=float(b_shares.mean()) if shared else None,
         mcnemar=mcnemar,
         unpaired_difference=unpaired_difference,
         unpaired_low=unpaired_low,
@@ -1097,22 +1109,26 @@ def _empty_row(version: ModelVersion) -> RateRow:
     )
 
 
-def _per_song_outcomes(filters: AuditFilters) -> dict[int, dict[int, tuple[int, int]]]:
-    """Song → version → (units, flagged units): one GROUP BY."""
+def _paired_outcomes(
+    filters: AuditFilters, version_a: int, version_b: int
+) -> list[tuple[int, int, int, int]]:
+    """Per song that both versions have units on: A's units and flagged units, then B's (one
+    GROUP BY, only the shared songs read out)."""
     units_sql, units_params = _units(filters)
     source_sql, source_params = _unit_flags(filters, _taxonomy(), ())
     rows = _fetch(
         f"WITH u AS {_units_materialised(filters)}({units_sql}) "  # noqa: S608 (identifiers from models; values are parameters)
-        "SELECT u.song_id, u.model_version_id, COUNT(*), "
-        "SUM(CASE WHEN x.generation_id IS NULL THEN 0 ELSE 1 END) "
-        f"FROM u LEFT JOIN (SELECT generation_id FROM ({source_sql}) y WHERE y.ns > 0) x "
-        "ON x.generation_id = u.generation_id GROUP BY u.song_id, u.model_version_id",
-        units_params + source_params,
+        "SELECT p.na, p.fa, p.nb, p.fb FROM (SELECT u.song_id, "
+        "SUM(CASE WHEN u.model_version_id = %s THEN 1 ELSE 0 END) AS na, "
+        "SUM(CASE WHEN u.model_version_id = %s AND x.generation_id IS NOT NULL THEN 1 ELSE 0 END) "
+        "AS fa, SUM(CASE WHEN u.model_version_id = %s THEN 1 ELSE 0 END) AS nb, "
+        "SUM(CASE WHEN u.model_version_id = %s AND x.generation_id IS NOT NULL THEN 1 ELSE 0 END) "
+        f"AS fb FROM u LEFT JOIN (SELECT generation_id FROM ({source_sql}) y WHERE y.ns > 0) x "
+        "ON x.generation_id = u.generation_id GROUP BY u.song_id) p "
+        "WHERE p.na > 0 AND p.nb > 0 ORDER BY p.song_id",
+        units_params + [version_a, version_a, version_b, version_b] + source_params,
     )
-    outcomes: dict[int, dict[int, tuple[int, int]]] = defaultdict(dict)
-    for song, version, n, flagged in rows:
-        outcomes[song][version] = (int(n), int(flagged or 0))
-    return outcomes
+    return [(int(na), int(fa), int(nb), int(fb)) for na, fa, nb, fb in rows]
 
 
 @dataclass(frozen=True)
@@ -1140,7 +1156,7 @@ def audit_lineage_trend(
     by_version = {int(r.cell["model_version"]): r for r in audit_rates(scoped, ("model_version",))}
     points: list[LineagePoint] = []
     for depth, member in enumerate(chain):
-        change = audit_compare(member, chain[depth - 1], filters) if depth else None
+        change = _comparison(member, chain[depth - 1], by_version, filters) if depth else None
         points.append(
             LineagePoint(member, depth, by_version.get(member.pk) or _empty_row(member), change)
         )
