@@ -69,7 +69,7 @@ from annotations.models import (
     ModelVersion,
     Song,
 )
-from annotations.services.audit import flags_overlap_sql
+from annotations.services.audit import audit_facts_version, flags_overlap_sql
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -523,6 +523,26 @@ def _fetch(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         return list(cursor.fetchall())
 
 
+# Aggregates are cached under the version of the audit's inputs (``audit_facts_version``), which
+# every change to the facts, summaries or songs' tags replaces: a cached figure is never stale, and
+# a dashboard reloaded while nobody submits costs one small query per aggregate.
+ROWS_CACHE_SECONDS = 24 * 3600
+
+
+def _fetch_cached(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    """``_fetch`` of an aggregate over the audit's inputs, cached under their current version."""
+    version = audit_facts_version()
+    digest = hashlib.sha256(
+        repr((connection.settings_dict["NAME"], version, sql, list(params))).encode()
+    ).hexdigest()
+    key = f"audit:rows:{digest}"
+    found = cache.get(key)
+    if found is None:
+        found = _fetch(sql, params)
+        cache.set(key, found, ROWS_CACHE_SECONDS)
+    return list(found)
+
+
 @contextmanager
 def _planner() -> Iterator[None]:
     """PostgreSQL settings for the audit's few large aggregates, for this transaction only.
@@ -742,7 +762,7 @@ def audit_rates(filters: AuditFilters, group_by: Sequence[str] = DEFAULT_GROUP_B
     outer = ", ".join(aliases)
     experts = {
         tuple(row[:-1]): int(row[-1])
-        for row in _fetch(
+        for row in _fetch_cached(
             f"SELECT {outer + ', ' if outer else ''}COUNT(*) FROM (SELECT DISTINCT {inner}"  # noqa: S608 (identifiers from models and fixed names; values are parameters)
             f"rf.expert_id FROM {review_facts} rf {grouping.joins} {where}) e"
             + (f" GROUP BY {outer}" if outer else ""),
@@ -780,7 +800,7 @@ def audit_rates(filters: AuditFilters, group_by: Sequence[str] = DEFAULT_GROUP_B
         + (f" GROUP BY {', '.join(keys)}" if keys else "")
     )
     same_cell = " AND ".join(f"j.{key} = c.{key}" for key in keys) or "1 = 1"
-    fetched = _fetch(
+    fetched = _fetch_cached(
         f"WITH u AS {_units_materialised(filters)}({units_sql}), j AS {_INLINE}({j}), "  # noqa: S608 (identifiers from models and fixed names; values are parameters)
         f"c AS ({c}) SELECT 'd', "
         + "".join(f"{col}, " for col in gcols + ["NULL"] * len(fdims))
@@ -1116,7 +1136,7 @@ def _paired_outcomes(
     GROUP BY, only the shared songs read out)."""
     units_sql, units_params = _units(filters)
     source_sql, source_params = _unit_flags(filters, _taxonomy(), ())
-    rows = _fetch(
+    rows = _fetch_cached(
         f"WITH u AS {_units_materialised(filters)}({units_sql}) "  # noqa: S608 (identifiers from models; values are parameters)
         "SELECT p.na, p.fa, p.nb, p.fb FROM (SELECT u.song_id, "
         "SUM(CASE WHEN u.model_version_id = %s THEN 1 ELSE 0 END) AS na, "
@@ -1261,7 +1281,7 @@ def _top_cultural_categories(filters: AuditFilters) -> dict[str, list[CategoryCo
     units_sql, units_params = _units(scoped)
     source_sql, source_params = _unit_flags(scoped, taxonomy, ("category",))
     # One source row per (unit, category): its flags, and one generation.
-    rows = _fetch(
+    rows = _fetch_cached(
         f"WITH u AS {_units_materialised(scoped)}({units_sql}) "  # noqa: S608 (identifiers from models; values are parameters)
         "SELECT sr.region, x.category, SUM(x.nf), COUNT(*) "
         f"FROM ({source_sql}) x JOIN (SELECT DISTINCT sc.song_id, c.region "
@@ -1375,7 +1395,7 @@ def _agreement_from_facts(
         f"LEFT JOIN {flag_facts} o ON {flags_overlap_sql('f', 'o')}{other_where} {flag_clauses} "
         "GROUP BY f.flag_id, f.generation_id, f.category_id, m.n"
     )
-    rows = _fetch(
+    rows = _fetch_cached(
         "SELECT g.category_id, g.k, g.n, COUNT(*), SUM(g.flags), SUM(g.agreed) FROM ("  # noqa: S608 (identifiers from models; values are parameters)
         "SELECT p.generation_id, p.category_id, p.n, MAX(p.k) AS k, COUNT(*) AS flags, "
         "SUM(CASE WHEN p.k >= 2 THEN 1 ELSE 0 END) AS agreed "
@@ -1385,7 +1405,7 @@ def _agreement_from_facts(
     )
     # Every reviewer of those generations stands behind the figure, flagging or not.
     experts = dict(
-        _fetch(
+        _fetch_cached(
             "SELECT e.category_id, COUNT(*) FROM (SELECT DISTINCT fc.category_id, rf.expert_id "  # noqa: S608 (identifiers from models; values are parameters)
             f"FROM (SELECT DISTINCT f.generation_id, f.category_id FROM {flag_facts} f "
             f"JOIN ({multi}) m ON m.generation_id = f.generation_id {flag_clauses}) fc "
@@ -1420,12 +1440,12 @@ def _agreement_from_summaries(
         f"{' + '.join(f'x.agreed_{part}' for part in parts)} AS agreed "
         f"FROM {_t(AuditGenerationCategoryFact)} x {where}"
     )
-    rows = _fetch(
+    rows = _fetch_cached(
         "SELECT p.category_id, p.k, p.n, COUNT(*), SUM(p.flags), SUM(p.agreed) "  # noqa: S608 (fixed names)
         f"FROM ({pairs}) p WHERE p.flags > 0 GROUP BY p.category_id, p.k, p.n",
         params,
     )
-    experts = _fetch(
+    experts = _fetch_cached(
         "SELECT e.category_id, COUNT(*) FROM (SELECT DISTINCT p.category_id, rf.expert_id "  # noqa: S608 (identifiers from models; values are parameters)
         f"FROM ({pairs}) p JOIN {_t(AuditReviewFact)} rf ON rf.generation_id = p.generation_id "
         "WHERE p.flags > 0) e GROUP BY e.category_id",
@@ -1496,7 +1516,7 @@ def audit_spans(
     per_page = max(1, min(MAX_PER_PAGE, per_page))
     flag_facts = _t(AuditFlagFact)
     where, params = _where(_review_where(scoped, "ff"), _flag_where(scoped, "ff", taxonomy))
-    [(total,)] = _fetch(f"SELECT COUNT(*) FROM {flag_facts} ff {where}", params)  # noqa: S608 (identifiers from models; values are parameters)
+    [(total,)] = _fetch_cached(f"SELECT COUNT(*) FROM {flag_facts} ff {where}", params)  # noqa: S608 (identifiers from models; values are parameters)
     total = int(total)
     num_pages = max(1, math.ceil(total / per_page))
     number = max(1, min(page, num_pages))

@@ -4,71 +4,165 @@ import django.db.models.deletion
 from django.db import migrations, models
 
 
-def fill(apps, schema_editor):
-    # The summaries of the facts already written; later ones are written with their facts. (The
-    # service's raw SQL names today's tables, which this migration has just created.)
-    from annotations.services.audit import audit_rebuild_summaries
-
-    audit_rebuild_summaries()
-
-
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('annotations', '0010_audit_facts'),
+        ("annotations", "0010_audit_facts"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='AuditGenerationCategoryFact',
+            name="AuditGenerationCategoryFact",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('n_minor_caption', models.PositiveIntegerField(default=0)),
-                ('n_major_caption', models.PositiveIntegerField(default=0)),
-                ('n_critical_caption', models.PositiveIntegerField(default=0)),
-                ('n_minor_reasoning', models.PositiveIntegerField(default=0)),
-                ('n_major_reasoning', models.PositiveIntegerField(default=0)),
-                ('n_critical_reasoning', models.PositiveIntegerField(default=0)),
-                ('kind', models.CharField(choices=[('hallucination', 'Hallucination'), ('cultural', 'Cultural error')], max_length=16)),
-                ('aspect', models.CharField(choices=[('genre', 'Genre & style'), ('instrumentation', 'Instrumentation & production'), ('harmony', 'Harmony & theory'), ('rhythm', 'Rhythm, tempo & metre'), ('structure', 'Structure & dynamics'), ('vocals', 'Vocals & lyrics'), ('culture', 'Mood & cultural context'), ('reasoning', 'Reasoning')], max_length=16)),
-                ('n_reviews', models.PositiveIntegerField()),
-                ('words_think', models.PositiveIntegerField()),
-                ('words_answer', models.PositiveIntegerField()),
-                ('agreed_caption', models.PositiveIntegerField(default=0)),
-                ('agreed_reasoning', models.PositiveIntegerField(default=0)),
-                ('max_k_caption', models.PositiveIntegerField(default=0)),
-                ('max_k_reasoning', models.PositiveIntegerField(default=0)),
-                ('category', models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='annotations.errorcategory')),
-                ('generation', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='annotations.generation')),
-                ('model_version', models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='annotations.modelversion')),
-                ('song', models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='annotations.song')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("n_minor_caption", models.PositiveIntegerField(default=0)),
+                ("n_major_caption", models.PositiveIntegerField(default=0)),
+                ("n_critical_caption", models.PositiveIntegerField(default=0)),
+                ("n_minor_reasoning", models.PositiveIntegerField(default=0)),
+                ("n_major_reasoning", models.PositiveIntegerField(default=0)),
+                ("n_critical_reasoning", models.PositiveIntegerField(default=0)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("hallucination", "Hallucination"),
+                            ("cultural", "Cultural error"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "aspect",
+                    models.CharField(
+                        choices=[
+                            ("genre", "Genre & style"),
+                            ("instrumentation", "Instrumentation & production"),
+                            ("harmony", "Harmony & theory"),
+                            ("rhythm", "Rhythm, tempo & metre"),
+                            ("structure", "Structure & dynamics"),
+                            ("vocals", "Vocals & lyrics"),
+                            ("culture", "Mood & cultural context"),
+                            ("reasoning", "Reasoning"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("n_reviews", models.PositiveIntegerField()),
+                ("words_think", models.PositiveIntegerField()),
+                ("words_answer", models.PositiveIntegerField()),
+                ("agreed_caption", models.PositiveIntegerField(default=0)),
+                ("agreed_reasoning", models.PositiveIntegerField(default=0)),
+                ("max_k_caption", models.PositiveIntegerField(default=0)),
+                ("max_k_reasoning", models.PositiveIntegerField(default=0)),
+                (
+                    "category",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        db_index=False,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="annotations.errorcategory",
+                    ),
+                ),
+                (
+                    "generation",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="annotations.generation",
+                    ),
+                ),
+                (
+                    "model_version",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        db_index=False,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="annotations.modelversion",
+                    ),
+                ),
+                (
+                    "song",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        db_index=False,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="annotations.song",
+                    ),
+                ),
             ],
             options={
-                'abstract': False,
-                'indexes': [models.Index(fields=['category', 'model_version'], name='auditgencat_category'), models.Index(fields=['song'], name='auditgencat_song')],
-                'constraints': [models.UniqueConstraint(fields=('generation', 'category'), name='auditgencat_generation_category')],
+                "abstract": False,
+                "indexes": [
+                    models.Index(fields=["category", "model_version"], name="auditgencat_category"),
+                    models.Index(fields=["song"], name="auditgencat_song"),
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("generation", "category"), name="auditgencat_generation_category"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='AuditGenerationFact',
+            name="AuditGenerationFact",
             fields=[
-                ('n_minor_caption', models.PositiveIntegerField(default=0)),
-                ('n_major_caption', models.PositiveIntegerField(default=0)),
-                ('n_critical_caption', models.PositiveIntegerField(default=0)),
-                ('n_minor_reasoning', models.PositiveIntegerField(default=0)),
-                ('n_major_reasoning', models.PositiveIntegerField(default=0)),
-                ('n_critical_reasoning', models.PositiveIntegerField(default=0)),
-                ('generation', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='audit_summary', serialize=False, to='annotations.generation')),
-                ('n_reviews', models.PositiveIntegerField(help_text='Submitted reviews of the generation.')),
-                ('words_think', models.PositiveIntegerField()),
-                ('words_answer', models.PositiveIntegerField()),
-                ('model_version', models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='annotations.modelversion')),
-                ('song', models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='annotations.song')),
+                ("n_minor_caption", models.PositiveIntegerField(default=0)),
+                ("n_major_caption", models.PositiveIntegerField(default=0)),
+                ("n_critical_caption", models.PositiveIntegerField(default=0)),
+                ("n_minor_reasoning", models.PositiveIntegerField(default=0)),
+                ("n_major_reasoning", models.PositiveIntegerField(default=0)),
+                ("n_critical_reasoning", models.PositiveIntegerField(default=0)),
+                (
+                    "generation",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        primary_key=True,
+                        related_name="audit_summary",
+                        serialize=False,
+                        to="annotations.generation",
+                    ),
+                ),
+                (
+                    "n_reviews",
+                    models.PositiveIntegerField(help_text="Submitted reviews of the generation."),
+                ),
+                ("words_think", models.PositiveIntegerField()),
+                ("words_answer", models.PositiveIntegerField()),
+                (
+                    "model_version",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        db_index=False,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="annotations.modelversion",
+                    ),
+                ),
+                (
+                    "song",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        db_index=False,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="annotations.song",
+                    ),
+                ),
             ],
             options={
-                'abstract': False,
-                'indexes': [models.Index(fields=['model_version', 'song'], name='auditgen_version_song'), models.Index(fields=['song'], name='auditgen_song')],
+                "abstract": False,
+                "indexes": [
+                    models.Index(fields=["model_version", "song"], name="auditgen_version_song"),
+                    models.Index(fields=["song"], name="auditgen_song"),
+                ],
             },
         ),
-        migrations.RunPython(fill, migrations.RunPython.noop),
     ]

@@ -1,5 +1,6 @@
 from annotations.models.analysis import SongAnalysis
 from annotations.models.audit import (
+    AuditFactsVersion,
     AuditFlagFact,
     AuditGenerationCategoryFact,
     AuditGenerationFact,
@@ -25,6 +26,7 @@ from annotations.models.vocabulary import Culture, Genre, Instrument, Language
 
 __all__ = [
     "AudioFile",
+    "AuditFactsVersion",
     "AuditFlagFact",
     "AuditGenerationCategoryFact",
     "AuditGenerationFact",

@@ -243,3 +243,15 @@ class AuditGenerationCategoryFact(_FlagCounts):
 
     def __str__(self) -> str:
         return f"Audit summary of category {self.category_id} on generation {self.generation_id}"
+
+
+class AuditFactsVersion(models.Model):
+    """One row: a token that changes whenever anything the audit's figures are computed from
+    changes (facts, summaries, a song's genres or cultures, a culture's region), so that computed
+    figures can be cached under it and never served stale. Random rather than counted: a rolled
+    back change must not hand its number (and its cached figures) to the next change."""
+
+    version = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"Audit facts version {self.version}"

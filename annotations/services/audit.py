@@ -18,24 +18,29 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models.signals import post_delete
+from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
 
 from annotations.models import (
+    AuditFactsVersion,
     AuditFlagFact,
     AuditGenerationCategoryFact,
     AuditGenerationFact,
     AuditReviewFact,
+    Culture,
     ErrorCategory,
     Flag,
     Generation,
+    Genre,
     Review,
+    Song,
 )
 
 logger = logging.getLogger(__name__)
@@ -310,6 +315,7 @@ def _refresh_generations(generation_ids: set[int]) -> None:
     summary_table = AuditGenerationFact._meta.db_table
     category_table = AuditGenerationCategoryFact._meta.db_table
     counts = ", ".join(_COUNT_COLUMNS)
+    audit_facts_changed()
     with connection.cursor() as cursor:
         for start in range(0, len(ids), BATCH_SIZE):
             in_sql, params = _in_list(ids[start : start + BATCH_SIZE])
@@ -374,6 +380,36 @@ def audit_rebuild_summaries(*, batch_size: int = BATCH_SIZE) -> int:
     return len(ids)
 
 
+def audit_facts_changed() -> None:
+    """Give the audit's inputs a new version (in the caller's transaction): figures cached under
+    the old one are no longer served."""
+    token = secrets.randbits(62)
+    updated = AuditFactsVersion.objects.filter(pk=1).update(version=token)
+    if not updated:
+        AuditFactsVersion.objects.update_or_create(pk=1, defaults={"version": token})
+
+
+def audit_facts_version() -> int:
+    """The current version of the audit's inputs (see ``audit_facts_changed``)."""
+    found = AuditFactsVersion.objects.filter(pk=1).values_list("version", flat=True).first()
+    return int(found or 0)
+
+
+@receiver(m2m_changed, sender=Song.genres.through, dispatch_uid="audit_version_song_genres")
+@receiver(m2m_changed, sender=Song.cultures.through, dispatch_uid="audit_version_song_cultures")
+def _song_tags_changed(action: str, **kwargs: Any) -> None:
+    # Genre, culture and region cells join the songs' current tags.
+    if action in ("post_add", "post_remove", "post_clear"):
+        audit_facts_changed()
+
+
+@receiver(post_save, sender=Culture, dispatch_uid="audit_version_culture_saved")
+@receiver(post_delete, sender=Culture, dispatch_uid="audit_version_culture_deleted")
+@receiver(post_delete, sender=Genre, dispatch_uid="audit_version_genre_deleted")
+def _vocabulary_changed(**kwargs: Any) -> None:
+    audit_facts_changed()
+
+
 def _refresh_generations_atomically(generation_ids: set[int]) -> None:
     with transaction.atomic():
         _refresh_generations(generation_ids)
@@ -382,6 +418,7 @@ def _refresh_generations_atomically(generation_ids: set[int]) -> None:
 def _drop_orphan_summaries() -> None:
     """Summaries of generations left without facts by anything that bypassed the refresh."""
     review_table, _ = _tables()
+    audit_facts_changed()
     with connection.cursor() as cursor:
         for model in (AuditGenerationCategoryFact, AuditGenerationFact):
             table = model._meta.db_table
