@@ -27,9 +27,14 @@ What it does, in one run on one database:
    by one culture, by one genre (version × aspect), by reasoning vs answer, cultural errors by
    region; two versions compared with the lineage trend; the blind-spot report; agreement; the
    drill-down spans of one cell. Each URL once to warm, then rounds over all nine until
-   ``--requests`` rounds (10) or ``--seconds`` (300; at least 3 rounds): p50/p95 per page.
+   ``--requests`` rounds (10) or ``--seconds`` (300; at least 3 rounds): p50/p95 per page, twice:
+   *computed* (the cache emptied before each request, as after any review is submitted: every
+   aggregate is computed from the summaries) and *cached* (nothing changed since the last view).
+   Then the summaries are checked against the fact tables at N: every page's figures without a
+   date range (summaries) and with one spanning every day (fact tables) must be equal.
 4. **Like for like on a subset**: the date window (whole days) holding ~``--subset`` flags (10,000).
-   The same pages with that window added to their filters (the product), and the same figures by a
+   The same pages with that window added to their filters (the product, computed; a date range
+   reads the fact tables, not the summaries), and the same figures by a
    **naive** Python version, once per page: the ORM's rows one by one (the submitted reviews in the
    window; per generation its row, song, genres and cultures, its words counted; per review its
    flags with their categories) and the definitions evaluated in loops (Wilson and the bootstrap
@@ -55,7 +60,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -65,6 +70,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "workbench.settings")
 django.setup()
 
 from django.contrib.auth.models import Group, User  # noqa: E402
+from django.core.cache import cache  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.http import QueryDict  # noqa: E402
@@ -74,14 +80,16 @@ from tqdm import tqdm  # noqa: E402
 from annotations import audit_selectors  # noqa: E402
 from annotations.audit_selectors import AuditFilters, RateRow, VersionComparison  # noqa: E402
 from annotations.audit_stats import (  # noqa: E402
-    bootstrap_mean_ci,
     mcnemar_exact,
+    mean_ci,
     newcombe,
     paired_bootstrap,
     wilson,
 )
 from annotations.models import (  # noqa: E402
     AuditFlagFact,
+    AuditGenerationCategoryFact,
+    AuditGenerationFact,
     AuditReviewFact,
     Culture,
     ErrorCategory,
@@ -544,7 +552,8 @@ def _rate(
     per_word = per_low = per_high = None
     if per_generation:
         per_word = sum(per_generation) / len(per_generation)
-        per_low, per_high = bootstrap_mean_ci(per_generation)
+        # The selectors' rule: the bootstrap below 1,000 non-zero values, else the normal interval.
+        per_low, per_high = mean_ci(per_generation)
     return {
         "cell": cell,
         "n_generations": n,
@@ -1078,10 +1087,17 @@ def _window(window: tuple[str, str] | None) -> list[tuple[str, str]]:
 
 
 def measure(
-    client: Client, urls: list[str], requests: int, seconds: float, label: str
+    client: Client,
+    urls: list[str],
+    requests: int,
+    seconds: float,
+    label: str,
+    *,
+    cold: bool,
 ) -> list[list[float]]:
     """Each URL once to warm, then rounds over all of them until ``requests`` rounds or ``seconds``
-    have passed (at least 3 rounds): milliseconds per URL."""
+    have passed (at least 3 rounds): milliseconds per URL. ``cold`` empties the cache before each
+    request (untimed), as after any change to the audit's inputs: every aggregate is computed."""
     for url in urls:
         response = client.get(url)
         if response.status_code != 200:
@@ -1093,6 +1109,8 @@ def measure(
         if done >= 3 and time.monotonic() > stop:
             break
         for i, url in enumerate(urls):
+            if cold:
+                cache.clear()
             started = time.perf_counter()
             response = client.get(url)
             times[i].append((time.perf_counter() - started) * 1000)
@@ -1110,14 +1128,20 @@ def _pct(values: Sequence[float], q: float) -> float:
 
 
 def refresh() -> tuple[float, str, dict[str, int]]:
-    """``manage.py refresh_audit`` over everything: seconds, its summary line, the facts' rows."""
+    """``manage.py refresh_audit`` over everything: seconds, its summary line, the rows of the facts
+    and of their summaries."""
     out = io.StringIO()
     started = time.perf_counter()
     call_command("refresh_audit", stdout=out)
     seconds = time.perf_counter() - started
     rows = {}
     with connection.cursor() as cursor:
-        for model in (AuditReviewFact, AuditFlagFact):
+        for model in (
+            AuditReviewFact,
+            AuditFlagFact,
+            AuditGenerationFact,
+            AuditGenerationCategoryFact,
+        ):
             table = model._meta.db_table
             # What autovacuum does within a minute of a bulk write: statistics for the planner.
             cursor.execute(f"ANALYZE {table}")
@@ -1180,8 +1204,26 @@ def main() -> None:
     def urls(found: tuple[str, str] | None) -> list[str]:
         return [f"{p.path}?{urlencode(p.query + _window(found))}" for p in chosen]
 
-    full = measure(client, urls(None), args.requests, args.seconds, f"at {args.flags:,} flags")
-    subset = measure(client, urls(window), args.requests, args.seconds, "on the subset")
+    full = measure(
+        client, urls(None), args.requests, args.seconds, f"at {args.flags:,} flags", cold=True
+    )
+    cached = measure(
+        client, urls(None), args.requests, args.seconds, "cached, at N flags", cold=False
+    )
+    subset = measure(client, urls(window), args.requests, args.seconds, "on the subset", cold=True)
+
+    # The summaries (read without a date range) against the fact tables (read with one) on all
+    # the data: a window over every day counts the same reviews.
+    everything = (
+        FIRST_DAY.date().isoformat(),
+        (FIRST_DAY + timedelta(days=DAYS + 1)).date().isoformat(),
+    )
+    summary_problems: list[str] = []
+    for page in tqdm(chosen, desc="summaries vs facts at N", unit="page", file=sys.stderr):
+        found = differences(
+            page.product(filters_of(page, None)), page.product(filters_of(page, everything))
+        )
+        summary_problems.extend(f"{page.label}: {d}" for d in found)
 
     naive_s: list[float] = []
     problems: list[str] = []
@@ -1199,26 +1241,29 @@ def main() -> None:
 
     print()
     print(
-        f"| audit page ({len(full[0])} and {len(subset[0])} warm requests; ms p50 / p95) | product, "
-        f"{args.flags:,} flags | product, {subset_flags:,}-flag subset | naive, subset (queries) "
+        f"| audit page ({len(full[0])}, {len(cached[0])} and {len(subset[0])} requests; ms p50 / "
+        f"p95) | product, {args.flags:,} flags, computed | product, {args.flags:,} flags, cached "
+        f"| product, {subset_flags:,}-flag subset, computed | naive, subset (queries) "
         "| naive ÷ product, subset | naive ÷ product at N | naive extrapolated to N ÷ product at N |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     scale = built.flags_submitted / subset_flags
-    for page, at_n, on_subset, naive_one, count in zip(
-        chosen, full, subset, naive_s, queries, strict=True
+    for page, at_n, at_n_cached, on_subset, naive_one, count in zip(
+        chosen, full, cached, subset, naive_s, queries, strict=True
     ):
         print(
-            f"| {page.label} | {_ms(at_n)} | {_ms(on_subset)} | {naive_one * 1000:,.0f} "
+            f"| {page.label} | {_ms(at_n)} | {_ms(at_n_cached)} | {_ms(on_subset)} "
+            f"| {naive_one * 1000:,.0f} "
             f"({count:,}) | {naive_one * 1000 / _pct(on_subset, 50):,.0f}× "
             f"| {naive_one * 1000 / _pct(at_n, 50):,.1f}× "
             f"| {naive_one * 1000 * scale / _pct(at_n, 50):,.0f}× |"
         )
     every_n = [v for values in full for v in values]
+    every_cached = [v for values in cached for v in values]
     every_subset = [v for values in subset for v in values]
     print(
-        f"| all pages | {_ms(every_n)} | {_ms(every_subset)} | {sum(naive_s) * 1000:,.0f} "
-        f"({sum(queries):,}) | | | |"
+        f"| all pages | {_ms(every_n)} | {_ms(every_cached)} | {_ms(every_subset)} "
+        f"| {sum(naive_s) * 1000:,.0f} ({sum(queries):,}) | | | |"
     )
     print()
     rows = [
@@ -1236,11 +1281,15 @@ def main() -> None:
             "same numbers: naive vs product on the subset",
             "yes" if not problems else f"NO ({len(problems)})",
         ),
+        (
+            "same numbers: summaries vs fact tables at N",
+            "yes" if not summary_problems else f"NO ({len(summary_problems)})",
+        ),
     ]
     for label, value in rows:
         print(f"{label}: {value}")
-    if problems:
-        print("\n".join(problems[:30]))
+    if problems or summary_problems:
+        print("\n".join((problems + summary_problems)[:30]))
         raise SystemExit(1)
 
 
