@@ -41,7 +41,9 @@ DEFINITIONS: dict[str, str] = {
         "Flags per 100 words: per (generation, review) flags / words(think + answer, or the "
         "target part when filtered by reasoning vs answer) × 100, averaged over the generation's "
         "reviews, then the mean over generations; 95 % interval by percentile bootstrap over "
-        "generations (2,000 resamples, fixed seed, so figures are reproducible)."
+        "generations (2,000 resamples, fixed seed, so figures are reproducible) when fewer than "
+        "1,000 generations have a non-zero rate, else the normal interval mean ± 1.96 s/√n (the "
+        "bootstrap's large-sample limit; it agrees with it to a few per cent of the width there)."
     ),
     "dimensions": (
         "Dimensions: model version × error category × genre × culture/region × caption aspect "

@@ -1,9 +1,11 @@
 """What the audit pages show: error rates with their uncertainty, version comparisons, blind spots,
 expert agreement and the flagged spans behind any figure.
 
-Reads only the fact tables (``annotations.models.audit``: one row per submitted review, one per
-flag), so drafts and skipped reviews never count. Every aggregate is a GROUP BY in the database;
-only the bootstrap reads per-generation values into Python (one query, numpy).
+Reads only the audit's tables (``annotations.models.audit``), so drafts and skipped reviews never
+count: without a date range, the per-generation and per-(generation, category) summaries, as they
+are; with one, the fact tables (one row per submitted review, one per flag), grouped per generation.
+Every aggregate is one GROUP BY statement in the database, cached under the version of the audit's
+inputs; only the bootstrap of small cells reads per-generation values into Python (numpy).
 
 Definitions (the pages and the README state them in the same words):
 
@@ -15,7 +17,8 @@ Definitions (the pages and the README state them in the same words):
   generation's reviews, then the mean over generations. Words are those of think + answer, or of
   the flagged part when grouped or filtered by target (reasoning → think, caption → answer);
   generations with no words in that part are left out of this mean (``n_word_generations``). 95 %
-  interval: percentile bootstrap over generations, 2,000 resamples, fixed seed.
+  interval: percentile bootstrap over generations, 2,000 resamples, fixed seed, below 1,000
+  non-zero rates (``audit_stats.BOOTSTRAP_BELOW``); from there the normal interval of the mean.
 - Version, genre, culture and region are generation-level dimensions (a song in two genres counts in
   both; its generations have no row by genre when it has no genre). Category, kind, aspect and
   target are flag-level: their rows share the denominator of their generation-level cell, so a
