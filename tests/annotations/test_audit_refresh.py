@@ -12,9 +12,18 @@ from typing import Any
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
 from django.utils import timezone
 
-from annotations.models import AuditFlagFact, AuditReviewFact, ErrorCategory, Flag, Review
+from annotations.models import (
+    AuditFlagFact,
+    AuditGenerationCategoryFact,
+    AuditGenerationFact,
+    AuditReviewFact,
+    ErrorCategory,
+    Flag,
+    Review,
+)
 from annotations.services import audit
 from annotations.services import reviews as review_services
 from modeling.rewards.hallucination import count_words
@@ -268,3 +277,292 @@ def test_the_embedded_sqlite_database_is_refreshed_and_aggregated_the_same_way(
     # The two flags are the same reviewer's: agreement 0 of 2, one expert per span. One row per
     # active category for the one version, genre, region and target.
     assert output == ["2", "2", "2", "2", "50", "1", "2", "1", "2.0", "2", "0", "2", "1", "16"]
+
+
+# --- per-generation summaries ----------------------------------------------------------------------
+
+
+def _reasoning_flag(generation: Any, word: str, **extra: Any) -> dict[str, Any]:
+    start = generation.think_text.index(word)
+    data = {
+        "target": "reasoning",
+        "start": start,
+        "end": start + len(word),
+        "category": "instrument-not-present",
+        "severity": "major",
+        "audio_start": "",
+        "audio_end": "",
+    }
+    data.update(extra)
+    return data
+
+
+_COUNTS = (
+    "n_minor_caption",
+    "n_major_caption",
+    "n_critical_caption",
+    "n_minor_reasoning",
+    "n_major_reasoning",
+    "n_critical_reasoning",
+)
+
+
+def _summaries() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Every summary row as a dict (the category rows without their surrogate id), in a fixed order."""
+    generations = list(AuditGenerationFact.objects.order_by("generation_id").values())
+    categories = [
+        {k: v for k, v in row.items() if k != "id"}
+        for row in AuditGenerationCategoryFact.objects.order_by(
+            "generation_id", "category_id"
+        ).values()
+    ]
+    return generations, categories
+
+
+def _counts(**nonzero: int) -> dict[str, int]:
+    return {column: nonzero.get(column, 0) for column in _COUNTS}
+
+
+@pytest.fixture
+def summarised(django_capture_on_commit_callbacks: Any, settings: Any) -> dict[str, Any]:
+    """Two outputs reviewed through the services, their facts written by the submit's refresh.
+
+    shared (54 think words, 56 answer words), three reviews:
+      r1: caption "Sitar" instrument-not-present critical, caption "Hindi" misattributed-tradition
+          major, reasoning "sitar" instrument-not-present minor;
+      r2: caption "Sitar" instrument-not-present major (the same span as r1's: they agree),
+          caption "Cymbal" instrument-not-present minor (nobody else's: not agreed);
+      r3: reasoning "tabla" instrument-not-present critical (does not touch r1's "sitar").
+    single, one review: caption "Sitar" instrument-not-present major.
+    """
+    settings.WORKBENCH_REVIEWS_PER_GENERATION = 3
+    shared = factories.generation_with_output()
+    single = factories.generation_with_output()
+    with django_capture_on_commit_callbacks(execute=True):
+        r1 = _submit_through_services(
+            shared,
+            [
+                _caption_flag(shared, "Sitar", severity="critical"),
+                _caption_flag(shared, "Hindi", category="misattributed-tradition"),
+                _reasoning_flag(shared, "sitar", severity="minor"),
+            ],
+        )
+        r2 = _submit_through_services(
+            shared,
+            [_caption_flag(shared, "Sitar"), _caption_flag(shared, "Cymbal", severity="minor")],
+        )
+        r3 = _submit_through_services(
+            shared, [_reasoning_flag(shared, "tabla", severity="critical")]
+        )
+        alone = _submit_through_services(single, [_caption_flag(single, "Sitar")])
+    return {"shared": shared, "single": single, "reviews": [r1, r2, r3], "alone": alone}
+
+
+def test_submits_write_per_generation_summaries_computed_by_hand(
+    summarised: dict[str, Any],
+) -> None:
+    shared, single = summarised["shared"], summarised["single"]
+    instrument = ErrorCategory.objects.get(code="instrument-not-present")
+    tradition = ErrorCategory.objects.get(code="misattributed-tradition")
+    assert AuditReviewFact.objects.count() == 4 and AuditFlagFact.objects.count() == 7
+
+    summary = AuditGenerationFact.objects.get(generation=shared)
+    assert (summary.model_version_id, summary.song_id) == (shared.model_version_id, shared.song_id)
+    assert (summary.n_reviews, summary.words_think, summary.words_answer) == (3, 54, 56)
+    assert {c: getattr(summary, c) for c in _COUNTS} == _counts(
+        n_minor_caption=1,  # r2's Cymbal
+        n_major_caption=2,  # r2's Sitar, r1's Hindi
+        n_critical_caption=1,  # r1's Sitar
+        n_minor_reasoning=1,  # r1's sitar
+        n_critical_reasoning=1,  # r3's tabla
+    )
+    lone = AuditGenerationFact.objects.get(generation=single)
+    assert (lone.n_reviews, lone.words_think, lone.words_answer) == (1, 54, 56)
+    assert {c: getattr(lone, c) for c in _COUNTS} == _counts(n_major_caption=1)
+
+    rows = {
+        (row.generation_id, row.category_id): row
+        for row in AuditGenerationCategoryFact.objects.all()
+    }
+    assert set(rows) == {
+        (shared.pk, instrument.pk),
+        (shared.pk, tradition.pk),
+        (single.pk, instrument.pk),
+    }
+    flagged = rows[(shared.pk, instrument.pk)]
+    assert (flagged.kind, flagged.aspect) == ("hallucination", "instrumentation")
+    assert (flagged.model_version_id, flagged.song_id) == (shared.model_version_id, shared.song_id)
+    assert (flagged.n_reviews, flagged.words_think, flagged.words_answer) == (3, 54, 56)
+    assert {c: getattr(flagged, c) for c in _COUNTS} == _counts(
+        n_minor_caption=1,
+        n_major_caption=1,
+        n_critical_caption=1,
+        n_minor_reasoning=1,
+        n_critical_reasoning=1,
+    )
+    # Caption: r1's and r2's Sitar agree (k 2 each), r2's Cymbal does not. Reasoning: r1's sitar
+    # and r3's tabla share no character, so each has k 1.
+    assert (flagged.agreed_caption, flagged.max_k_caption) == (2, 2)
+    assert (flagged.agreed_reasoning, flagged.max_k_reasoning) == (0, 1)
+
+    cultural = rows[(shared.pk, tradition.pk)]
+    assert (cultural.kind, cultural.aspect, cultural.n_reviews) == ("cultural", "culture", 3)
+    assert {c: getattr(cultural, c) for c in _COUNTS} == _counts(n_major_caption=1)
+    # One flag of the category: k 1 on the caption, no flag (k 0) on the reasoning.
+    assert (cultural.agreed_caption, cultural.max_k_caption) == (0, 1)
+    assert (cultural.agreed_reasoning, cultural.max_k_reasoning) == (0, 0)
+
+    only = rows[(single.pk, instrument.pk)]
+    assert (only.n_reviews, only.agreed_caption, only.max_k_caption) == (1, 0, 1)
+    assert {c: getattr(only, c) for c in _COUNTS} == _counts(n_major_caption=1)
+
+
+def test_three_experts_on_one_span_agree_with_k_three(
+    django_capture_on_commit_callbacks: Any, settings: Any
+) -> None:
+    settings.WORKBENCH_REVIEWS_PER_GENERATION = 3
+    generation = factories.generation_with_output()
+    with django_capture_on_commit_callbacks(execute=True):
+        # "Sitar carries" overlaps both "Sitar" and "carries the melody"; those two do not overlap.
+        _submit_through_services(generation, [_caption_flag(generation, "Sitar")])
+        _submit_through_services(generation, [_caption_flag(generation, "Sitar carries")])
+        _submit_through_services(generation, [_caption_flag(generation, "carries the melody")])
+    row = AuditGenerationCategoryFact.objects.get()
+    # Sitar: itself and "Sitar carries" (k 2); "Sitar carries": all three (k 3); "carries the
+    # melody": itself and "Sitar carries" (k 2).
+    assert (row.agreed_caption, row.max_k_caption, row.n_major_caption) == (3, 3, 3)
+    assert (row.agreed_reasoning, row.max_k_reasoning) == (0, 0)
+
+
+def test_deleting_a_review_through_the_orm_recomputes_its_generations_summaries(
+    summarised: dict[str, Any], django_capture_on_commit_callbacks: Any
+) -> None:
+    shared, single = summarised["shared"], summarised["single"]
+    r1, r2, r3 = summarised["reviews"]
+    instrument = ErrorCategory.objects.get(code="instrument-not-present")
+    untouched = AuditGenerationFact.objects.filter(generation=single).values().get()
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        Review.objects.get(pk=r2.pk).delete()
+    assert callbacks, "the recompute waits for the deletion to commit"
+    summary = AuditGenerationFact.objects.get(generation=shared)
+    assert summary.n_reviews == 2
+    assert {c: getattr(summary, c) for c in _COUNTS} == _counts(
+        n_major_caption=1, n_critical_caption=1, n_minor_reasoning=1, n_critical_reasoning=1
+    )
+    flagged = AuditGenerationCategoryFact.objects.get(generation=shared, category=instrument)
+    assert flagged.n_reviews == 2
+    assert {c: getattr(flagged, c) for c in _COUNTS} == _counts(
+        n_critical_caption=1, n_minor_reasoning=1, n_critical_reasoning=1
+    )
+    # r1's Sitar lost the flag that agreed with it.
+    assert (flagged.agreed_caption, flagged.max_k_caption) == (0, 1)
+    assert AuditGenerationCategoryFact.objects.filter(generation=shared).count() == 2
+
+    with django_capture_on_commit_callbacks(execute=True):
+        Review.objects.get(pk=r1.pk).delete()
+    summary = AuditGenerationFact.objects.get(generation=shared)
+    assert summary.n_reviews == 1
+    assert {c: getattr(summary, c) for c in _COUNTS} == _counts(n_critical_reasoning=1)
+    # r1's Hindi was the only misattributed-tradition flag: its row goes.
+    assert list(
+        AuditGenerationCategoryFact.objects.filter(generation=shared).values_list(
+            "category_id", "n_reviews", "n_critical_reasoning", "max_k_reasoning"
+        )
+    ) == [(instrument.pk, 1, 1, 1)]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        r3.delete()
+    assert not AuditGenerationFact.objects.filter(generation=shared).exists()
+    assert not AuditGenerationCategoryFact.objects.filter(generation=shared).exists()
+    # The other output's summaries are as they were.
+    assert AuditGenerationFact.objects.filter(generation=single).values().get() == untouched
+    assert AuditGenerationCategoryFact.objects.filter(generation=single).count() == 1
+
+
+def test_a_full_refresh_rebuilds_the_summaries_the_submits_wrote(
+    summarised: dict[str, Any],
+) -> None:
+    written = _summaries()
+    assert len(written[0]) == 2 and len(written[1]) == 3
+    # One review per batch: the shared output's summaries are recomputed batch after batch.
+    audit.audit_refresh_all(batch_size=1)
+    assert _summaries() == written
+    audit.audit_refresh_all()
+    assert _summaries() == written
+
+
+def test_a_full_refresh_drops_the_summaries_of_reviews_turned_back_to_draft(
+    summarised: dict[str, Any],
+) -> None:
+    shared, single = summarised["shared"], summarised["single"]
+    _r1, r2, _r3 = summarised["reviews"]
+    written = _summaries()
+    # An admin reopens r2 and the single output's only review (their facts are now stale).
+    Review.objects.filter(pk__in=[r2.pk, summarised["alone"].pk]).update(status=Review.Status.DRAFT)
+    audit.audit_refresh_all(batch_size=2)
+    summary = AuditGenerationFact.objects.get(generation=shared)
+    assert summary.n_reviews == 2
+    assert {c: getattr(summary, c) for c in _COUNTS} == _counts(
+        n_major_caption=1, n_critical_caption=1, n_minor_reasoning=1, n_critical_reasoning=1
+    )
+    instrument = AuditGenerationCategoryFact.objects.get(
+        generation=shared, category__code="instrument-not-present"
+    )
+    assert (instrument.n_reviews, instrument.agreed_caption, instrument.max_k_caption) == (2, 0, 1)
+    assert instrument.n_minor_caption == 0 and instrument.n_major_caption == 0
+    # The single output's only review is a draft again: no summary of it is left.
+    assert not AuditGenerationFact.objects.filter(generation=single).exists()
+    assert not AuditGenerationCategoryFact.objects.filter(generation=single).exists()
+    # Submitted again, they bring back exactly what the submits wrote.
+    Review.objects.filter(pk__in=[r2.pk, summarised["alone"].pk]).update(
+        status=Review.Status.SUBMITTED
+    )
+    audit.audit_refresh_all(batch_size=2)
+    assert _summaries() == written
+
+
+def test_rebuilding_the_summaries_restores_them_exactly(summarised: dict[str, Any]) -> None:
+    written = _summaries()
+    AuditGenerationCategoryFact.objects.all().delete()
+    AuditGenerationFact.objects.all().delete()
+    assert _summaries() == ([], [])
+    assert audit.audit_rebuild_summaries(batch_size=1) == 2
+    assert _summaries() == written
+    # A summary whose generation has lost its facts behind the refresh's back is dropped.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {AuditFlagFact._meta.db_table} WHERE generation_id = %s",  # noqa: S608 (a model's table; the value is a parameter)
+            [summarised["single"].pk],
+        )
+        cursor.execute(
+            f"DELETE FROM {AuditReviewFact._meta.db_table} WHERE generation_id = %s",  # noqa: S608 (a model's table; the value is a parameter)
+            [summarised["single"].pk],
+        )
+    assert audit.audit_rebuild_summaries() == 1
+    generations, categories = _summaries()
+    assert [row["generation_id"] for row in generations] == [summarised["shared"].pk]
+    assert {row["generation_id"] for row in categories} == {summarised["shared"].pk}
+    assert (generations, categories) == (
+        [row for row in written[0] if row["generation_id"] == summarised["shared"].pk],
+        [row for row in written[1] if row["generation_id"] == summarised["shared"].pk],
+    )
+
+
+def test_every_summary_write_gives_the_audit_inputs_a_new_version(
+    summarised: dict[str, Any], django_capture_on_commit_callbacks: Any
+) -> None:
+    first = audit.audit_facts_version()
+    assert first != 0
+    audit.audit_refresh_reviews(review_ids=[summarised["alone"].pk])
+    second = audit.audit_facts_version()
+    assert second != first
+    audit.audit_rebuild_summaries()
+    third = audit.audit_facts_version()
+    assert third not in (first, second)
+    with django_capture_on_commit_callbacks(execute=True):
+        summarised["alone"].delete()
+    assert audit.audit_facts_version() != third
+    fourth = audit.audit_facts_version()
+    summarised["shared"].song.genres.add(factories.GenreFactory(slug="jazz"))
+    assert audit.audit_facts_version() != fourth

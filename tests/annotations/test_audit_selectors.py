@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
+from django.core.cache import cache
+from django.db import connection
 from django.http import QueryDict
+from django.test.utils import CaptureQueriesContext
 
 from annotations.audit_selectors import (
     AuditFilterError,
@@ -23,8 +26,19 @@ from annotations.audit_selectors import (
     parse_group_by,
 )
 from annotations.audit_stats import bootstrap_mean_ci, mcnemar_exact, newcombe, wilson
-from annotations.models import ErrorCategory, Flag, Generation, Review
-from annotations.services.audit import audit_refresh_all
+from annotations.models import (
+    AuditFlagFact,
+    AuditGenerationCategoryFact,
+    AuditGenerationFact,
+    AuditReviewFact,
+    Culture,
+    ErrorCategory,
+    Flag,
+    Generation,
+    Genre,
+    Review,
+)
+from annotations.services.audit import audit_refresh_all, audit_refresh_reviews
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -681,3 +695,250 @@ def test_spans_are_paginated_and_a_page_past_the_end_shows_the_last(
 def test_spans_of_drafts_are_never_listed(world: World) -> None:
     spans = audit_spans(AuditFilters(), {"model_version": str(world.v1.pk)})
     assert spans.total == 3  # g1's two flags and g2's; the draft's critical flag is not counted
+
+
+# --- summaries (no date range) against the fact tables (a date range) --------------------------------
+
+# Wide enough to hold every review: forces the fact tables' path without changing what counts.
+EVERY_DAY = {"date_from": date(2000, 1, 1), "date_to": date(2999, 12, 31)}
+
+
+def _with_more_agreement(world: World) -> None:
+    """More reviews on the world's outputs, so that flags agree, on both parts, in several severities:
+    e3 on g1 overlaps e1's instrument flag [0, 4) and key flag [10, 14) (critical [12, 20));
+    e1 on g3 overlaps e3's reasoning flag (minor, reasoning [2, 6)) and adds a caption flag;
+    e2 on g2 overlaps e1's cultural flag (major) and adds a reasoning one nobody shares."""
+    e1, e2, e3 = world.experts
+    _review(world.g1, e3, [F(start=1, end=3), F("wrong-key-mode", "critical", start=12, end=20)])
+    _review(
+        world.g3,
+        e1,
+        [
+            F("reasoning-unsupported", "minor", "reasoning", start=2, end=6),
+            F("genre-mislabel", "major", start=20, end=30),
+        ],
+    )
+    _review(
+        world.g2,
+        e2,
+        [
+            F("misattributed-tradition", "major", start=2, end=8),
+            F("reasoning-unsupported", "major", "reasoning", start=40, end=50),
+        ],
+        submitted_at=JANUARY,
+    )
+    audit_refresh_all()
+
+
+FILTERS = [
+    AuditFilters(),
+    AuditFilters(severities=("major",)),
+    AuditFilters(severities=("minor", "critical")),
+    AuditFilters(target="caption"),
+    AuditFilters(target="reasoning"),
+    AuditFilters(kinds=("cultural",)),
+    AuditFilters(categories=("instrument-not-present", "reasoning-unsupported")),
+    AuditFilters(aspects=("harmony", "instrumentation")),
+    AuditFilters(genres=("rock",), severities=("critical",)),
+    AuditFilters(regions=("West Africa",), target="caption"),
+]
+GROUPINGS = [
+    (),
+    ("model_version", "category"),
+    ("model_version", "target"),
+    ("region", "kind"),
+    ("genre", "aspect"),
+    ("culture", "category", "target"),
+    ("model_version", "genre", "kind", "aspect"),
+]
+
+
+def _tables_read(run: Any) -> str:
+    with CaptureQueriesContext(connection) as queries:
+        run()
+    return " ".join(q["sql"] for q in queries.captured_queries)
+
+
+@pytest.mark.parametrize("more", [False, True], ids=["world", "more-agreement"])
+def test_rates_read_from_the_summaries_equal_those_from_the_facts(world: World, more: bool) -> None:
+    if more:
+        _with_more_agreement(world)
+    # Which path each takes: the summaries without a date range, the flag facts with one.
+    cache.clear()
+    summarised = _tables_read(lambda: audit_rates(AuditFilters(), ("model_version", "category")))
+    assert AuditGenerationCategoryFact._meta.db_table in summarised
+    assert f"{AuditFlagFact._meta.db_table} " not in summarised
+    facts = _tables_read(
+        lambda: audit_rates(AuditFilters(**EVERY_DAY), ("model_version", "category"))
+    )
+    assert AuditGenerationCategoryFact._meta.db_table not in facts
+    assert AuditGenerationFact._meta.db_table not in facts
+    assert AuditFlagFact._meta.db_table in facts
+
+    for filters in [
+        *FILTERS,
+        AuditFilters(kinds=("cultural",), target="reasoning"),
+        AuditFilters(model_versions=(world.v2.pk,), severities=("critical", "major")),
+    ]:
+        for group_by in GROUPINGS:
+            summary_rows = audit_rates(filters, group_by)
+            fact_rows = audit_rates(replace(filters, **EVERY_DAY), group_by)
+            assert summary_rows, (filters, group_by)
+            assert summary_rows == fact_rows, (filters, group_by)
+    # The brief's combinations, by hand on the plain world: region × kind among cultural flags.
+    cultural = audit_rates(AuditFilters(kinds=("cultural",)), ("region", "kind"))
+    assert cultural == audit_rates(
+        AuditFilters(kinds=("cultural",), **EVERY_DAY), ("region", "kind")
+    )
+    assert {(r.cell["region"], r.cell["kind"]) for r in cultural} == {
+        ("West Africa", "cultural"),
+        ("South Asia", "cultural"),
+    }
+    if not more:
+        south_asia = next(r for r in cultural if r.cell["region"] == "South Asia")
+        # g2 only: e1's minor cultural flag / 200 words × 100 = 0.5; minor, so not flagged.
+        assert (south_asia.n_generations, south_asia.n_flags, south_asia.n_flagged) == (1, 1, 0)
+        assert south_asia.per_100_words == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("more", [False, True], ids=["world", "more-agreement"])
+def test_comparisons_blind_spots_and_agreement_are_the_same_from_both_paths(
+    world: World, more: bool
+) -> None:
+    if more:
+        _with_more_agreement(world)
+    for filters in FILTERS:
+        wide = replace(filters, **EVERY_DAY)
+        assert audit_compare(world.v1, world.v2, filters) == audit_compare(
+            world.v1, world.v2, wide
+        ), filters
+        assert audit_compare(world.v2, world.v1, filters) == audit_compare(
+            world.v2, world.v1, wide
+        ), filters
+        assert audit_blind_spots(filters) == audit_blind_spots(wide), filters
+        assert audit_agreement(filters) == audit_agreement(wide), filters
+        assert audit_lineage_trend(world.v2, filters) == audit_lineage_trend(world.v2, wide)
+    # The figures are not empty: what is compared holds counts.
+    comparison = audit_compare(world.v1, world.v2, AuditFilters())
+    assert (comparison.method, comparison.shared_songs) == ("paired", 1)
+    report = audit_blind_spots(AuditFilters())
+    assert report.top_cultural_categories["South Asia"][0].code == "misattributed-tradition"
+    agreement = {row.category: row for row in audit_agreement(AuditFilters())}
+    assert agreement, "g1 has two reviews"
+    if more:
+        instrument = agreement["instrument-not-present"]
+        # g1: e1's [0, 4) and e3's [1, 3) agree; k 2 of n 3.
+        assert (instrument.n_flags, instrument.n_agreed, instrument.k_of_n) == (2, 2, [(2, 3, 1)])
+        key = agreement["wrong-key-mode"]
+        assert (key.n_flags, key.n_agreed, key.k_of_n) == (2, 2, [(2, 3, 1)])
+        reasoning = agreement["reasoning-unsupported"]
+        # g3: e3's [0, 4) and e1's [2, 6) agree; g2: e2's reasoning flag stands alone.
+        assert (reasoning.n_flags, reasoning.n_agreed) == (3, 2)
+        assert reasoning.k_of_n == [(1, 2, 1), (2, 2, 1)]
+        tradition = agreement["misattributed-tradition"]
+        assert (tradition.n_flags, tradition.n_agreed, tradition.n_experts) == (2, 2, 2)
+        caption_only = {r.category: r for r in audit_agreement(AuditFilters(target="caption"))}
+        assert "reasoning-unsupported" not in caption_only
+
+
+# --- cached aggregates -------------------------------------------------------------------------------
+
+
+def test_a_second_identical_call_is_served_from_the_cache(world: World) -> None:
+    cache.clear()
+    group_by = ("model_version", "genre", "category")
+    with CaptureQueriesContext(connection) as first:
+        rows = audit_rates(AuditFilters(), group_by)
+    with CaptureQueriesContext(connection) as second:
+        again = audit_rates(AuditFilters(), group_by)
+    assert again == rows
+    assert len(second.captured_queries) < len(first.captured_queries)
+    # Neither aggregate reaches the facts or the summaries a second time.
+    read = " ".join(q["sql"] for q in second.captured_queries)
+    for model in (AuditReviewFact, AuditFlagFact, AuditGenerationFact, AuditGenerationCategoryFact):
+        assert model._meta.db_table not in read
+    with CaptureQueriesContext(connection) as third:
+        audit_agreement(AuditFilters())
+    with CaptureQueriesContext(connection) as fourth:
+        audit_agreement(AuditFilters())
+    assert len(fourth.captured_queries) < len(third.captured_queries)
+
+
+def test_a_new_submitted_review_is_counted_on_the_next_call(world: World) -> None:
+    cache.clear()
+    before = audit_overall(AuditFilters())
+    assert (before.n_generations, before.n_flagged, before.n_flags) == (4, 2, 4)
+    by_version = _by(audit_rates(AuditFilters(), ("model_version",)), "model_version")
+    agreement = audit_agreement(AuditFilters())
+    assert audit_overall(AuditFilters()) == before  # served from the cache
+
+    # e1 reviews g4 (25 answer words) with a major flag overlapping nobody's: rate 4, e2's 0 → 2.
+    review = _review(world.g4, world.experts[0], [F(start=0, end=4)])
+    audit_refresh_reviews(review_ids=[review.pk])
+    after = audit_overall(AuditFilters())
+    assert (after.n_generations, after.n_experts, after.n_flagged, after.n_flags) == (4, 3, 3, 5)
+    # Rates 2, 0.5, 1, 2: mean 1.375.
+    assert after.per_100_words == pytest.approx(1.375)
+    v2 = _by(audit_rates(AuditFilters(), ("model_version",)), "model_version")[str(world.v2.pk)]
+    assert (v2.n_flagged, v2.n_flags) == (2, 2)
+    assert by_version[str(world.v2.pk)].n_flagged == 1
+    # g4 now has two reviews: its one flag joins g1's in the agreement figures (k 1 of 2, twice).
+    instrument = {r.category: r for r in agreement}["instrument-not-present"]
+    assert (instrument.n_generations, instrument.n_flags, instrument.k_of_n) == (1, 1, [(1, 2, 1)])
+    instrument = {r.category: r for r in audit_agreement(AuditFilters())}["instrument-not-present"]
+    assert (instrument.n_generations, instrument.n_flags, instrument.k_of_n) == (2, 2, [(1, 2, 2)])
+    assert audit_agreement(AuditFilters()) != agreement
+
+
+def test_a_review_deleted_through_the_orm_is_not_counted_on_the_next_call(
+    world: World, django_capture_on_commit_callbacks: Any
+) -> None:
+    cache.clear()
+    assert audit_overall(AuditFilters()).n_generations == 4
+    g4_review = Review.objects.get(generation=world.g4, status=Review.Status.SUBMITTED)
+    with django_capture_on_commit_callbacks(execute=True):
+        g4_review.delete()
+    after = audit_overall(AuditFilters())
+    assert (after.n_generations, after.n_flagged) == (3, 2)
+    assert after == audit_overall(AuditFilters(**EVERY_DAY))
+
+
+def test_a_songs_new_genre_is_counted_on_the_next_call(world: World) -> None:
+    cache.clear()
+    genres = _by(audit_rates(AuditFilters(), ("genre",)), "genre")
+    assert (genres["rock"].n_generations, genres["rock"].n_flagged) == (3, 2)
+    assert audit_overall(AuditFilters(genres=("rock",))).n_generations == 3
+    assert _by(audit_rates(AuditFilters(), ("genre",)), "genre") == genres  # cached
+
+    world.s3.genres.add(Genre.objects.get(slug="rock"))  # g4 (rate 0) becomes rock too
+    genres = _by(audit_rates(AuditFilters(), ("genre",)), "genre")
+    assert (genres["rock"].n_generations, genres["rock"].n_experts) == (4, 3)
+    assert genres["rock"].per_100_words == pytest.approx(3.5 / 4)
+    assert audit_overall(AuditFilters(genres=("rock",))).n_generations == 4
+
+    world.s2.genres.remove(Genre.objects.get(slug="pop"))  # pop keeps g4 only
+    genres = _by(audit_rates(AuditFilters(), ("genre",)), "genre")
+    assert genres["pop"].n_generations == 1
+
+    world.s1.genres.clear()  # g1 and g3 lose their genre: rock keeps g2 and g4
+    assert _by(audit_rates(AuditFilters(), ("genre",)), "genre")["rock"].n_generations == 2
+
+
+def test_a_songs_new_culture_or_a_cultures_new_region_is_counted_on_the_next_call(
+    world: World,
+) -> None:
+    cache.clear()
+    regions = _by(audit_rates(AuditFilters(), ("region",)), "region")
+    assert set(regions) == {"West Africa", "South Asia"}
+    assert set(audit_blind_spots(AuditFilters()).top_cultural_categories) == {"South Asia"}
+
+    world.s3.cultures.add(Culture.objects.get(slug="hindustani"))  # g4 joins South Asia
+    regions = _by(audit_rates(AuditFilters(), ("region",)), "region")
+    assert regions["South Asia"].n_generations == 2
+
+    hindustani = Culture.objects.get(slug="hindustani")
+    hindustani.region = "North India"
+    hindustani.save()
+    regions = _by(audit_rates(AuditFilters(), ("region",)), "region")
+    assert set(regions) == {"West Africa", "North India"}
+    assert set(audit_blind_spots(AuditFilters()).top_cultural_categories) == {"North India"}

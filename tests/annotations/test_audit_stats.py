@@ -13,8 +13,11 @@ from annotations.audit_stats import (
     bootstrap_mean_ci,
     bootstrap_means,
     mcnemar_exact,
+    mean_ci,
     newcombe,
+    normal_mean_ci,
     paired_bootstrap,
+    uses_bootstrap,
     wilson,
 )
 
@@ -227,3 +230,95 @@ def test_bootstrap_with_few_distinct_values_draws_how_often_each_is_drawn() -> N
     )
     shuffled = rng.permutation(values)
     assert bootstrap_mean_ci(shuffled) == bootstrap_mean_ci(values)
+
+
+# --- normal interval and the audit's choice between the two --------------------------------------------
+
+
+def test_normal_mean_ci_of_one_to_four_by_hand() -> None:
+    # 1, 2, 3, 4: n 4, sum 10, sum of squares 30; mean 2.5, s² = (30 − 4 · 2.5²) / 3 = 5/3,
+    # half-width z · √(5/3) / √4.
+    half = Z95 * math.sqrt(5 / 3) / 2
+    low, high = normal_mean_ci(4, 10.0, 30.0)
+    assert low == pytest.approx(2.5 - half, rel=1e-12)
+    assert high == pytest.approx(2.5 + half, rel=1e-12)
+    assert _rounded((low, high)) == [1.2348, 3.7652]
+    # Another z scales the half-width.
+    wide = normal_mean_ci(4, 10.0, 30.0, z=3.0)
+    assert wide == pytest.approx(
+        (2.5 - 3.0 * math.sqrt(5 / 3) / 2, 2.5 + 3.0 * math.sqrt(5 / 3) / 2)
+    )
+
+
+def test_normal_mean_ci_of_one_value_is_that_value() -> None:
+    assert normal_mean_ci(1, 3.5, 12.25) == (3.5, 3.5)
+    # A constant has no spread (and rounding never makes the variance negative).
+    assert normal_mean_ci(3, 0.3, 0.03) == pytest.approx((0.1, 0.1))
+    low, high = normal_mean_ci(3, 0.3, 0.03)
+    assert low <= high
+
+
+def test_normal_mean_ci_clamps_its_low_end_at_zero_for_rates_only() -> None:
+    # 0, 0, 0, 10: mean 2.5, s² = (100 − 25) / 3 = 25, half-width z · 5 / 2 = 4.89991.
+    half = Z95 * 5 / 2
+    assert normal_mean_ci(4, 10.0, 100.0) == (0.0, pytest.approx(2.5 + half))
+    assert normal_mean_ci(4, 10.0, 100.0, non_negative=False) == pytest.approx(
+        (2.5 - half, 2.5 + half)
+    )
+    # A low end above zero is not touched by the clamp.
+    assert normal_mean_ci(4, 10.0, 30.0) == normal_mean_ci(4, 10.0, 30.0, non_negative=False)
+
+
+def test_normal_mean_ci_refuses_no_values() -> None:
+    with pytest.raises(ValueError, match="at least one value"):
+        normal_mean_ci(0, 0.0, 0.0)
+
+
+def test_the_bootstrap_serves_means_below_the_threshold_of_non_zero_values() -> None:
+    assert audit_stats.BOOTSTRAP_BELOW == 1000
+    assert uses_bootstrap(0) and uses_bootstrap(999)
+    assert not uses_bootstrap(1000) and not uses_bootstrap(250_000)
+    rng = np.random.default_rng(3)
+    values = rng.exponential(1.0, size=999) + 0.01  # 999 non-zero values
+    assert mean_ci(values, zeros=500) == bootstrap_mean_ci(values, zeros=500)
+    # Zeros among the values count as zeros, not as non-zero values.
+    with_zeros = np.concatenate([values, np.zeros(500)])
+    assert mean_ci(with_zeros) == bootstrap_mean_ci(values, zeros=500)
+    assert mean_ci(with_zeros, zeros=7) == bootstrap_mean_ci(values, zeros=507)
+    small = [0.0, 3.0, 1.5, 0.0, 2.0]
+    assert mean_ci(small) == bootstrap_mean_ci(small)
+    assert mean_ci([], zeros=4) == (0.0, 0.0)
+
+
+def test_the_normal_interval_serves_means_from_the_threshold_on() -> None:
+    rng = np.random.default_rng(4)
+    values = rng.exponential(1.0, size=1000) + 0.01  # exactly BOOTSTRAP_BELOW non-zero values
+    n = 1000 + 2500
+    expected = normal_mean_ci(n, float(values.sum()), float((values * values).sum()))
+    assert mean_ci(values, zeros=2500) == pytest.approx(tuple(expected), rel=1e-12)
+    assert mean_ci(np.concatenate([values, np.zeros(2000)]), zeros=500) == pytest.approx(
+        tuple(expected), rel=1e-12
+    )
+    assert mean_ci(values, zeros=2500) != bootstrap_mean_ci(values, zeros=2500)
+    # The interval is around the mean of all n values, zeros included.
+    low, high = mean_ci(values, zeros=2500)
+    assert low < values.sum() / n < high
+    assert (low + high) / 2 == pytest.approx(values.sum() / n)
+
+
+def test_the_normal_interval_is_within_five_percent_of_the_bootstrap_on_skewed_data() -> None:
+    """Why the threshold may be 1,000: at that many non-zero values of a heavy-tailed rate (most
+    generations at zero) the two intervals' ends differ by a few per cent of the width."""
+    rng = np.random.default_rng(1)
+    nonzero = rng.exponential(2.0, size=1000) ** 1.5
+    zeros = 3000
+    bootstrap = bootstrap_mean_ci(nonzero, zeros=zeros)
+    normal = normal_mean_ci(
+        nonzero.size + zeros, float(nonzero.sum()), float((nonzero * nonzero).sum())
+    )
+    width = bootstrap.high - bootstrap.low
+    assert width > 0
+    assert abs(normal.low - bootstrap.low) <= 0.05 * width
+    assert abs(normal.high - bootstrap.high) <= 0.05 * width
+    # And it is what the audit's rule gives for this cell.
+    assert mean_ci(nonzero, zeros=zeros) == normal
