@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import partial
@@ -128,12 +129,46 @@ def audit_refresh_all(
     return stats
 
 
-@receiver(post_delete, sender=AuditReviewFact, dispatch_uid="audit_summary_after_fact_delete")
-def _summary_after_fact_delete(sender: type, instance: AuditReviewFact, **kwargs: Any) -> None:
-    """A review deleted through the ORM takes its facts along (cascade): its generation's summary
-    is recomputed once that deletion commits (a generation deleted with it has none to recompute)."""
-    generation_id = instance.generation_id
-    transaction.on_commit(partial(_refresh_generations_atomically, {generation_id}), robust=True)
+@receiver(post_delete, sender=AuditReviewFact, dispatch_uid="audit_summary_after_review_delete")
+@receiver(post_delete, sender=AuditFlagFact, dispatch_uid="audit_summary_after_flag_delete")
+def _summary_after_fact_delete(
+    sender: type, instance: AuditReviewFact | AuditFlagFact, **kwargs: Any
+) -> None:
+    """A review or flag deleted through the ORM takes its facts along (cascade): its generation's
+    summaries are recomputed once that deletion commits (a generation deleted with it has none)."""
+    _schedule_summaries(instance.generation_id)
+
+
+_local = threading.local()
+
+
+class _PendingSummaries:
+    """Generations whose summaries to recompute when the current transaction commits: one
+    recompute for all the facts a cascade deletes (a song's thousand reviews and their flags)."""
+
+    def __init__(self) -> None:
+        self.generation_ids: set[int] = set()
+        self.done = False
+
+    def __call__(self) -> None:
+        self.done = True
+        _refresh_generations_atomically(self.generation_ids)
+
+
+def _schedule_summaries(generation_id: int) -> None:
+    pending = getattr(_local, "pending", None)
+    # Still waiting for this transaction's commit? (Django drops the callbacks of a rollback.)
+    if (
+        pending is None
+        or pending.done
+        or not any(entry[1] is pending for entry in connection.run_on_commit)
+    ):
+        pending = _local.pending = _PendingSummaries()
+        pending.generation_ids.add(generation_id)
+        # Outside a transaction this runs at once, with the one generation.
+        transaction.on_commit(pending, robust=True)
+        return
+    pending.generation_ids.add(generation_id)
 
 
 # --- Writing -------------------------------------------------------------------------------------

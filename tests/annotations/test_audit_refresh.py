@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from annotations.models import (
@@ -478,6 +478,26 @@ def test_deleting_a_review_through_the_orm_recomputes_its_generations_summaries(
     # The other output's summaries are as they were.
     assert AuditGenerationFact.objects.filter(generation=single).values().get() == untouched
     assert AuditGenerationCategoryFact.objects.filter(generation=single).count() == 1
+
+
+def test_deleting_a_flag_through_the_orm_recomputes_its_generations_summaries_once(
+    summarised: dict[str, Any], django_capture_on_commit_callbacks: Any
+) -> None:
+    shared = summarised["shared"]
+    _r1, r2, _r3 = summarised["reviews"]
+    before = AuditGenerationFact.objects.get(generation=shared)
+    flags = list(Flag.objects.filter(review=r2))
+    assert len(flags) >= 2
+    with django_capture_on_commit_callbacks(execute=True) as callbacks, transaction.atomic():
+        for flag in flags:
+            flag.delete()
+    # One recompute for every flag deleted in the transaction.
+    assert len(callbacks) == 1
+    after = AuditGenerationFact.objects.get(generation=shared)
+    assert after.n_reviews == before.n_reviews
+    assert sum(getattr(after, c) for c in _COUNTS) == sum(
+        getattr(before, c) for c in _COUNTS
+    ) - len(flags)
 
 
 def test_a_full_refresh_rebuilds_the_summaries_the_submits_wrote(
