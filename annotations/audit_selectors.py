@@ -92,6 +92,7 @@ DIMENSION_LABELS = {
 }
 DEFAULT_GROUP_BY = ("model_version",)
 SERIOUS = (Flag.Severity.MAJOR.value, Flag.Severity.CRITICAL.value)
+_PARTS = tuple(Flag.Target.values)  # the parts of an output a flag is on: caption, reasoning
 SMALL_SAMPLE = 30  # fewer units than this: the Wilson interval is wider than ±0.18 around ½
 TOP_CULTURAL_CATEGORIES = 3
 CONTESTED_BELOW = 0.5
@@ -430,16 +431,36 @@ def _counted_categories(filters: AuditFilters, taxonomy: list[_Category]) -> lis
     ]
 
 
+def _category_where(
+    filters: AuditFilters, alias: str, taxonomy: list[_Category]
+) -> tuple[list[str], list[Any]]:
+    """The category, kind and aspect filters, as the ids of the counted categories."""
+    if not (filters.categories or filters.kinds or filters.aspects):
+        return [], []
+    ids = [c.id for c in _counted_categories(filters, taxonomy)]
+    return [f"{alias}.category_id IN ({_placeholders(ids)})" if ids else "1 = 0"], ids
+
+
+def _parts(filters: AuditFilters) -> list[str]:
+    """The parts of an output whose flags count. Checked, as they name the summaries' columns."""
+    if filters.target and filters.target not in _PARTS:
+        raise AuditFilterError({"target": f"Unknown target “{filters.target}”."})
+    return [filters.target] if filters.target else list(_PARTS)
+
+
+def _severities(filters: AuditFilters) -> list[str]:
+    """The severities of the flags that count. Checked, as they name the summaries' columns."""
+    for severity in filters.severities:
+        if severity not in Flag.Severity.values:
+            raise AuditFilterError({"severity": f"Unknown severity “{severity}”."})
+    return list(filters.severities) or list(Flag.Severity.values)
+
+
 def _flag_where(
     filters: AuditFilters, alias: str, taxonomy: list[_Category]
 ) -> tuple[list[str], list[Any]]:
     """Which flags count (of the counted reviews: combine with ``_review_where`` on the same alias)."""
-    clauses: list[str] = []
-    params: list[Any] = []
-    if filters.categories or filters.kinds or filters.aspects:
-        ids = [c.id for c in _counted_categories(filters, taxonomy)]
-        clauses.append(f"{alias}.category_id IN ({_placeholders(ids)})" if ids else "1 = 0")
-        params.extend(ids)
+    clauses, params = _category_where(filters, alias, taxonomy)
     if filters.target:
         clauses.append(f"{alias}.target = %s")
         params.append(filters.target)
@@ -901,9 +922,6 @@ def _units_materialised(filters: AuditFilters) -> str:
     return _INLINE if _summarised(filters) else ""
 
 
-_PARTS = tuple(Flag.Target.values)
-
-
 def _unit_flags(
     filters: AuditFilters, taxonomy: list[_Category], fdims: Sequence[str]
 ) -> tuple[str, list[Any]]:
@@ -921,9 +939,9 @@ def _unit_flags(
             "JOIN u ON u.generation_id = fa.generation_id",
             flags_params,
         )
-    severities = list(filters.severities) or list(Flag.Severity.values)
+    severities = _severities(filters)
     serious = [severity for severity in severities if severity in SERIOUS]
-    parts = [filters.target] if filters.target else list(_PARTS)
+    parts = _parts(filters)
     by_category = bool(
         filters.categories
         or filters.kinds
@@ -931,12 +949,9 @@ def _unit_flags(
         or {"category", "kind", "aspect"} & set(fdims)
     )
     table = _t(AuditGenerationCategoryFact if by_category else AuditGenerationFact)
-    clauses = _review_where(filters, "x")
-    if filters.categories or filters.kinds or filters.aspects:
-        ids = [c.id for c in _counted_categories(filters, taxonomy)]
-        clauses[0].append(f"x.category_id IN ({_placeholders(ids)})" if ids else "1 = 0")
-        clauses[1].extend(ids)
-    where, where_params = _where(clauses)
+    where, where_params = _where(
+        _review_where(filters, "x"), _category_where(filters, "x", taxonomy)
+    )
     category_columns = ", x.category_id AS category, x.kind, x.aspect" if by_category else ""
     # Grouped by part: one row per part, each with its own words.
     groups = [[part] for part in parts] if "target" in fdims else [parts]
@@ -1425,15 +1440,13 @@ def _agreement_from_summaries(
 ) -> tuple[list[tuple[Any, ...]], dict[int, int]]:
     """The same from the (generation, category) summaries, whose agreement counts every review and
     flag: right whenever the filters restrict only generations, categories and the part."""
-    parts = [filters.target] if filters.target else list(_PARTS)
+    parts = _parts(filters)
     severities = list(Flag.Severity.values)
-    clauses, params = _review_where(filters, "x")
-    clauses.append("x.n_reviews >= 2")
-    if filters.categories or filters.kinds or filters.aspects:
-        ids = [c.id for c in _counted_categories(filters, taxonomy)]
-        clauses.append(f"x.category_id IN ({_placeholders(ids)})" if ids else "1 = 0")
-        params.extend(ids)
-    where, params = _where((clauses, params))
+    where, params = _where(
+        _review_where(filters, "x"),
+        _category_where(filters, "x", taxonomy),
+        (["x.n_reviews >= 2"], []),
+    )
     largest = f"x.max_k_{parts[0]}"
     for part in parts[1:]:
         largest = f"CASE WHEN x.max_k_{part} > {largest} THEN x.max_k_{part} ELSE {largest} END"

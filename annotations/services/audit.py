@@ -79,7 +79,7 @@ def audit_refresh_reviews(*, review_ids: Iterable[int]) -> RefreshStats:
     for start in range(0, len(ids), BATCH_SIZE):
         batch = ids[start : start + BATCH_SIZE]
         with transaction.atomic():
-            touched = _generations_of_facts("review_id", batch)
+            touched = _generations_of_facts(batch)
             removed = _delete_facts(batch)
             written = _insert_facts(batch)
             written.removed = max(0, removed - written.reviews)
@@ -293,18 +293,20 @@ def _insert_facts(review_ids: list[int]) -> RefreshStats:
 # --- Per-generation summaries ---------------------------------------------------------------------
 
 
-def _generations_of_facts(column: str, ids: list[int]) -> set[int]:
+def _generations_of_facts(review_ids: list[int]) -> set[int]:
+    """The generations of these reviews' facts (before they are rewritten)."""
     review_table, _ = _tables()
-    in_sql, params = _in_list(ids)
+    in_sql, params = _in_list(review_ids)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT DISTINCT generation_id FROM {review_table} WHERE {column} {in_sql}",  # noqa: S608 (table names from models; values are parameters)
+            f"SELECT DISTINCT generation_id FROM {review_table} WHERE review_id {in_sql}",  # noqa: S608 (table names from models; values are parameters)
             params,
         )
         return {int(row[0]) for row in cursor.fetchall()}
 
 
 def _generations_in_range(after: int, upto: int | None) -> set[int]:
+    """The generations of the facts of reviews with ids in (after, upto]."""
     review_table, _ = _tables()
     where = "review_id > %s" + ("" if upto is None else " AND review_id <= %s")
     with connection.cursor() as cursor:
