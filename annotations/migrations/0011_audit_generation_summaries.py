@@ -51,7 +51,10 @@ class Migration(migrations.Migration):
                         max_length=16,
                     ),
                 ),
-                ("n_reviews", models.PositiveIntegerField()),
+                (
+                    "n_reviews",
+                    models.PositiveIntegerField(help_text="Submitted reviews of the generation."),
+                ),
                 ("words_think", models.PositiveIntegerField()),
                 ("words_answer", models.PositiveIntegerField()),
                 ("agreed_caption", models.PositiveIntegerField(default=0)),

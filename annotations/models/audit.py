@@ -141,31 +141,11 @@ class AuditFlagFact(models.Model):
         return f"Audit fact of flag {self.flag_id}"
 
 
-class _FlagCounts(models.Model):
-    """n_<severity>_<part>: flags of each severity on each part of the output (caption/answer or
+class _GenerationSums(models.Model):
+    """What both summaries hold of their generation (copied, so each is read alone) and
+    n_<severity>_<part>: flags of each severity on each part of the output (caption/answer or
     reasoning), so that any severity or part filter is a sum of columns."""
 
-    n_minor_caption = models.PositiveIntegerField(default=0)
-    n_major_caption = models.PositiveIntegerField(default=0)
-    n_critical_caption = models.PositiveIntegerField(default=0)
-    n_minor_reasoning = models.PositiveIntegerField(default=0)
-    n_major_reasoning = models.PositiveIntegerField(default=0)
-    n_critical_reasoning = models.PositiveIntegerField(default=0)
-
-    class Meta:
-        abstract = True
-
-
-class AuditGenerationFact(_FlagCounts):
-    """One generation with at least one submitted review: the per-generation sums of its facts.
-
-    The audit reads it instead of grouping the fact tables whenever every review counts (no date
-    range) and the figures need no category detail (no category, kind or aspect filter or grouping).
-    """
-
-    generation = models.OneToOneField(
-        Generation, primary_key=True, on_delete=models.CASCADE, related_name="audit_summary"
-    )
     model_version = models.ForeignKey(
         ModelVersion,
         on_delete=models.DO_NOTHING,
@@ -179,8 +159,29 @@ class AuditGenerationFact(_FlagCounts):
     n_reviews = models.PositiveIntegerField(help_text="Submitted reviews of the generation.")
     words_think = models.PositiveIntegerField()
     words_answer = models.PositiveIntegerField()
+    n_minor_caption = models.PositiveIntegerField(default=0)
+    n_major_caption = models.PositiveIntegerField(default=0)
+    n_critical_caption = models.PositiveIntegerField(default=0)
+    n_minor_reasoning = models.PositiveIntegerField(default=0)
+    n_major_reasoning = models.PositiveIntegerField(default=0)
+    n_critical_reasoning = models.PositiveIntegerField(default=0)
 
-    class Meta(_FlagCounts.Meta):
+    class Meta:
+        abstract = True
+
+
+class AuditGenerationFact(_GenerationSums):
+    """One generation with at least one submitted review: the per-generation sums of its facts.
+
+    The audit reads it instead of grouping the fact tables whenever every review counts (no date
+    range) and the figures need no category detail (no category, kind or aspect filter or grouping).
+    """
+
+    generation = models.OneToOneField(
+        Generation, primary_key=True, on_delete=models.CASCADE, related_name="audit_summary"
+    )
+
+    class Meta(_GenerationSums.Meta):
         abstract = False
         indexes = [
             models.Index(fields=["model_version", "song"], name="auditgen_version_song"),
@@ -191,7 +192,7 @@ class AuditGenerationFact(_FlagCounts):
         return f"Audit summary of generation {self.generation_id}"
 
 
-class AuditGenerationCategoryFact(_FlagCounts):
+class AuditGenerationCategoryFact(_GenerationSums):
     """One (generation, error category) with flags on submitted reviews: their counts per severity
     and part, how many of them another expert's overlapping flag agrees with, and the largest
     number of experts agreeing on one flag (per part). The generation's columns are copied so that
@@ -209,19 +210,6 @@ class AuditGenerationCategoryFact(_FlagCounts):
     )
     kind = models.CharField(max_length=16, choices=ErrorCategory.Kind.choices)
     aspect = models.CharField(max_length=16, choices=ErrorCategory.Aspect.choices)
-    model_version = models.ForeignKey(
-        ModelVersion,
-        on_delete=models.DO_NOTHING,
-        db_constraint=False,
-        related_name="+",
-        db_index=False,
-    )
-    song = models.ForeignKey(
-        Song, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+", db_index=False
-    )
-    n_reviews = models.PositiveIntegerField()
-    words_think = models.PositiveIntegerField()
-    words_answer = models.PositiveIntegerField()
     # A flag agrees when a flag of another review on the same generation, category and part shares a
     # character with it; its k is the number of reviews with such a flag, itself included.
     agreed_caption = models.PositiveIntegerField(default=0)
@@ -229,7 +217,7 @@ class AuditGenerationCategoryFact(_FlagCounts):
     max_k_caption = models.PositiveIntegerField(default=0)
     max_k_reasoning = models.PositiveIntegerField(default=0)
 
-    class Meta(_FlagCounts.Meta):
+    class Meta(_GenerationSums.Meta):
         abstract = False
         constraints = [
             models.UniqueConstraint(

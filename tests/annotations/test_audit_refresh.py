@@ -50,9 +50,19 @@ def _submit_through_services(generation: Any, flags: list[dict[str, Any]]) -> Re
 
 
 def _caption_flag(generation: Any, word: str, **extra: Any) -> dict[str, Any]:
-    start = generation.answer_text.index(word)
+    return _flag(generation, "caption", word, **extra)
+
+
+def _reasoning_flag(generation: Any, word: str, **extra: Any) -> dict[str, Any]:
+    return _flag(generation, "reasoning", word, **extra)
+
+
+def _flag(generation: Any, target: str, word: str, **extra: Any) -> dict[str, Any]:
+    """A flag on the first occurrence of ``word`` in the caption or the reasoning trace."""
+    text = generation.think_text if target == "reasoning" else generation.answer_text
+    start = text.index(word)
     data = {
-        "target": "caption",
+        "target": target,
         "start": start,
         "end": start + len(word),
         "category": "instrument-not-present",
@@ -280,21 +290,6 @@ def test_the_embedded_sqlite_database_is_refreshed_and_aggregated_the_same_way(
 
 
 # --- per-generation summaries ----------------------------------------------------------------------
-
-
-def _reasoning_flag(generation: Any, word: str, **extra: Any) -> dict[str, Any]:
-    start = generation.think_text.index(word)
-    data = {
-        "target": "reasoning",
-        "start": start,
-        "end": start + len(word),
-        "category": "instrument-not-present",
-        "severity": "major",
-        "audio_start": "",
-        "audio_end": "",
-    }
-    data.update(extra)
-    return data
 
 
 _COUNTS = (
