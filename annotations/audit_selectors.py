@@ -390,7 +390,8 @@ def _day_start(day: date) -> datetime:
 def _review_where(filters: AuditFilters, alias: str) -> tuple[list[str], list[Any]]:
     """Which reviews count: those of the chosen versions and songs, submitted in the date range.
 
-    ``alias`` is either fact table (both carry version, song and submission time).
+    ``alias`` is any of the audit's tables (all carry version and song; the fact tables also the
+    submission time, which only a date range reads: the summaries are never read under one).
     """
     clauses: list[str] = []
     params: list[Any] = []
@@ -597,8 +598,8 @@ BOOTSTRAP_CACHE_SECONDS = 7 * 24 * 3600
 
 
 def _bootstrap(values: list[float], zeros: int) -> tuple[float, float]:
-    """``bootstrap_mean_ci`` of these values, cached by their multiset (2,000 resamples of 300,000
-    generations take seconds; the same cell is asked for again on every page load)."""
+    """``bootstrap_mean_ci`` of these values, cached by their multiset (a page has many small cells,
+    each asked for again on every load; 2,000 resamples each add up)."""
     data = np.sort(np.asarray(values, dtype=np.float64))
     digest = hashlib.sha256(data.tobytes())
     digest.update(f"|{zeros}|{RESAMPLES}|{SEED}".encode())
@@ -745,7 +746,7 @@ def _flag_combinations(
     """The flag-level values to show for every generation-level cell, from the taxonomy."""
     if not dims:
         return [()]
-    targets = [filters.target] if filters.target else list(Flag.Target.values)
+    targets = _parts(filters)
     combos: dict[tuple[Any, ...], None] = {}
     for category in _counted_categories(filters, taxonomy):
         if not category.is_active:
@@ -767,7 +768,8 @@ def audit_rates(filters: AuditFilters, group_by: Sequence[str] = DEFAULT_GROUP_B
 
     Three queries plus the label lookups: the taxonomy, experts per cell, and one statement for
     units per cell, flagged units and flags per (cell, flag values) and the per-generation rates
-    the bootstrap needs. Bootstrap intervals are cached by the values they are computed from.
+    the bootstrap of small cells needs; the two aggregates are cached under the version of the
+    audit's inputs, bootstrap intervals by the values they are computed from.
     """
     dims = _check_group_by(group_by)
     gdims = [d for d in dims if d in GENERATION_DIMENSIONS]
@@ -1071,9 +1073,9 @@ def audit_compare(
     McNemar's exact test when every shared song has exactly one output per version. Unpaired
     (always computed, the headline when no song is shared): Newcombe's interval on all units.
     """
-    scoped = replace(filters, model_versions=(version_a.pk, version_b.pk))
-    by_version = {int(r.cell["model_version"]): r for r in audit_rates(scoped, ("model_version",))}
-    return _comparison(version_a, version_b, by_version, filters)
+    return _comparison(
+        version_a, version_b, _rates_by_version([version_a, version_b], filters), filters
+    )
 
 
 def _comparison(
@@ -1183,15 +1185,47 @@ def audit_lineage_trend(
 ) -> list[LineagePoint]:
     """The rate of each version from the root of ``version``'s parent chain down to it."""
     filters = filters or AuditFilters()
-    chain = [version]
-    seen = {version.pk}
-    while chain[-1].parent_id is not None and chain[-1].parent_id not in seen:
-        parent = ModelVersion.objects.get(pk=chain[-1].parent_id)
-        seen.add(parent.pk)
-        chain.append(parent)
+    chain = _chain(version)
+    return _lineage(chain, _rates_by_version(chain, filters), filters)
+
+
+@_tuned
+def audit_compare_with_lineage(
+    version_a: ModelVersion, version_b: ModelVersion, filters: AuditFilters
+) -> tuple[VersionComparison, list[LineagePoint]]:
+    """``audit_compare(version_a, version_b)`` and ``audit_lineage_trend(version_b)`` (the compare
+    page shows both), with the versions' rates computed once for both."""
+    chain = _chain(version_b)
+    by_version = _rates_by_version([*chain, version_a], filters)
+    return (
+        _comparison(version_a, version_b, by_version, filters),
+        _lineage(chain, by_version, filters),
+    )
+
+
+def _chain(version: ModelVersion) -> list[ModelVersion]:
+    """``version``'s parent chain, root first (a cycle stops at the first repeat)."""
+    parents = dict(ModelVersion.objects.values_list("pk", "parent_id"))
+    pks = [version.pk]
+    while parents.get(pks[-1]) is not None and parents[pks[-1]] not in pks:
+        pks.append(parents[pks[-1]])
+    loaded = ModelVersion.objects.in_bulk(pks[1:])
+    chain = [version, *(loaded[pk] for pk in pks[1:])]
     chain.reverse()
-    scoped = replace(filters, model_versions=tuple(v.pk for v in chain))
-    by_version = {int(r.cell["model_version"]): r for r in audit_rates(scoped, ("model_version",))}
+    return chain
+
+
+def _rates_by_version(
+    versions: Sequence[ModelVersion], filters: AuditFilters
+) -> dict[int, RateRow]:
+    """Each version's rate row under ``filters`` (their own version filter aside): one query."""
+    scoped = replace(filters, model_versions=tuple(dict.fromkeys(v.pk for v in versions)))
+    return {int(r.cell["model_version"]): r for r in audit_rates(scoped, ("model_version",))}
+
+
+def _lineage(
+    chain: list[ModelVersion], by_version: Mapping[int, RateRow], filters: AuditFilters
+) -> list[LineagePoint]:
     points: list[LineagePoint] = []
     for depth, member in enumerate(chain):
         change = _comparison(member, chain[depth - 1], by_version, filters) if depth else None
@@ -1521,15 +1555,17 @@ def audit_spans(
     *,
     page: int = 1,
     per_page: int = 50,
+    max_per_page: int = MAX_PER_PAGE,
 ) -> SpanPage:
     """The counted flags of a cell, newest review first: what a figure rests on, page by page.
 
     ``expert_count`` is how many experts flagged an overlapping span of the same category and target
-    (this one included). A page past the end shows the last page. Two queries.
+    (this one included). A page past the end shows the last page. ``per_page`` is capped at
+    ``max_per_page`` (a page a person asks for; an export asks for more at once). Two queries.
     """
     scoped = filters.narrowed(cell or {})
     taxonomy = _taxonomy()
-    per_page = max(1, min(MAX_PER_PAGE, per_page))
+    per_page = max(1, min(max_per_page, per_page))
     flag_facts = _t(AuditFlagFact)
     where, params = _where(_review_where(scoped, "ff"), _flag_where(scoped, "ff", taxonomy))
     [(total,)] = _fetch_cached(f"SELECT COUNT(*) FROM {flag_facts} ff {where}", params)  # noqa: S608 (identifiers from models; values are parameters)
@@ -1610,6 +1646,7 @@ __all__ = [
     "audit_agreement",
     "audit_blind_spots",
     "audit_compare",
+    "audit_compare_with_lineage",
     "audit_lineage_trend",
     "audit_overall",
     "audit_rates",

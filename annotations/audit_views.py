@@ -37,7 +37,6 @@ _LABELS = {
 SPANS_PER_PAGE = 50
 # An export of the drill-down stops here (and says so); the page itself pages through all.
 MAX_EXPORTED_SPANS = 10_000
-_EXPORT_PAGE = 1_000
 
 
 class _BadRequest(Exception):
@@ -147,13 +146,15 @@ def audit_dashboard(request: HtmxHttpRequest) -> HttpResponse:
 
     def compute() -> dict[str, Any]:
         rows = audit_selectors.audit_rates(form.filters, form.grouping)
+        # Without grouping the one row is the overall row: no second computation of it.
+        overall = rows[0] if not form.grouping else audit_selectors.audit_overall(form.filters)
         return {
             "rows": _linked(rows, form.filters, form.grouping),
             "rate_rows": rows,
-            "overall": audit_selectors.audit_overall(form.filters),
+            "overall": overall,
             "group_by": [(key, DIMENSION_LABELS[key]) for key in form.grouping],
             "chart": audit_exports.rate_chart(rows, form.grouping),
-            "overall_query": urlencode(form.filters.to_query()),
+            "overall_query": _spans_link(form.filters, {}),
         }
 
     def rates(data: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
@@ -173,9 +174,9 @@ def audit_compare(request: HtmxHttpRequest) -> HttpResponse:
         if form.version_ids is None:
             return {"comparison": None, "lineage": []}
         a, b = (access_model_version_for_user(request.user, pk) for pk in form.version_ids)
-        lineage = audit_selectors.audit_lineage_trend(b, form.filters)
+        comparison, lineage = audit_selectors.audit_compare_with_lineage(a, b, form.filters)
         return {
-            "comparison": audit_selectors.audit_compare(a, b, form.filters),
+            "comparison": comparison,
             "lineage": lineage,
             "lineage_chart": audit_exports.rate_chart([point.rate for point in lineage], ())
             | {"labels": [point.version.name for point in lineage]},
@@ -205,15 +206,14 @@ def audit_blind_spots(request: HtmxHttpRequest) -> HttpResponse:
 
     def compute() -> dict[str, Any]:
         report = audit_selectors.audit_blind_spots(form.filters)
-        narrow = form.filters.narrowed
         return {
             "report": report,
             "regions": [
-                {"row": row, "spans_query": urlencode(narrow({"region": row.region}).to_query())}
+                {"row": row, "spans_query": _spans_link(form.filters, {"region": row.region})}
                 for row in report.regions
             ],
             "cultures": [
-                {"row": row, "spans_query": urlencode(narrow({"culture": row.culture}).to_query())}
+                {"row": row, "spans_query": _spans_link(form.filters, {"culture": row.culture})}
                 for row in report.cultures
             ],
             "chart": audit_exports.rate_chart([row.rate for row in report.regions], ())
@@ -245,13 +245,12 @@ def audit_agreement(request: HtmxHttpRequest) -> HttpResponse:
 
     def compute() -> dict[str, Any]:
         rows = audit_selectors.audit_agreement(form.filters)
-        narrow = form.filters.narrowed
         return {
             "rows": [
                 {
                     "row": row,
                     "labels": _labelled(row, "kind", "aspect"),
-                    "spans_query": urlencode(narrow({"category": row.category}).to_query()),
+                    "spans_query": _spans_link(form.filters, {"category": row.category}),
                 }
                 for row in rows
             ],
@@ -289,16 +288,11 @@ def audit_spans(request: HtmxHttpRequest) -> HttpResponse:
         }
 
     def spans(data: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-        rows: list[dict[str, Any]] = []
-        number, total = 1, 0
-        while len(rows) < MAX_EXPORTED_SPANS:
-            page = audit_selectors.audit_spans(form.filters, page=number, per_page=_EXPORT_PAGE)
-            total = page.total
-            rows.extend(audit_exports.span_rows(page.rows))
-            if not page.has_next:
-                break
-            number += 1
-        rows = rows[:MAX_EXPORTED_SPANS]
-        return rows, {"total_spans": total, "truncated": total > len(rows)}
+        # One page of up to MAX_EXPORTED_SPANS rows: one count and one query.
+        page = audit_selectors.audit_spans(
+            form.filters, per_page=MAX_EXPORTED_SPANS, max_per_page=MAX_EXPORTED_SPANS
+        )
+        rows = audit_exports.span_rows(page.rows)
+        return rows, {"total_spans": page.total, "truncated": page.total > len(rows)}
 
     return _page(request, "audit/spans.html", form, compute, {"spans": spans})

@@ -235,7 +235,7 @@ def _insert_facts(review_ids: list[int]) -> RefreshStats:
     if not rows:
         return RefreshStats()
     generations = {row[1] for row in rows}
-    words = _word_counts({row[1] for row in rows})
+    words = _word_counts(generations)
     review_table, flag_table = _tables()
     columns = (
         "review_id, generation_id, expert_id, model_version_id, song_id, prompt_id, "
