@@ -27,22 +27,17 @@ def _balance(stats: dict[str, Any]) -> list[dict[str, Any]]:
     balance = stats.get("balance") or {}
     tables = []
     for axis in BALANCE_AXES:
+
+        def counts(split: str, fmt: str, axis: str = axis) -> dict[str, int]:
+            return ((balance.get(split) or {}).get(fmt) or {}).get(axis) or {}
+
         values = sorted(
-            {
-                value
-                for split in SPLITS
-                for fmt in FORMATS
-                for value in ((balance.get(split) or {}).get(fmt) or {}).get(axis) or {}
-            }
+            {value for split in SPLITS for fmt in FORMATS for value in counts(split, fmt)}
         )
         rows = [
             {
                 "value": value,
-                "counts": [
-                    (((balance.get(split) or {}).get(fmt) or {}).get(axis) or {}).get(value, 0)
-                    for fmt in FORMATS
-                    for split in SPLITS
-                ],
+                "counts": [counts(split, fmt).get(value, 0) for fmt in FORMATS for split in SPLITS],
             }
             for value in values
         ]
@@ -100,11 +95,10 @@ def snapshot_page(snapshot: DatasetSnapshot) -> dict[str, Any]:
     versions = (snapshot.filters or {}).get("model_versions") or []
     context: dict[str, Any] = {
         "snapshot": snapshot,
-        "model_versions": list(
-            ModelVersion.objects.filter(pk__in=versions)
-            .order_by("name")
-            .values_list("name", flat=True)
-        ),
+        # Lazy: only the full page's header reads it, not the partial a building page polls.
+        "model_versions": ModelVersion.objects.filter(pk__in=versions)
+        .order_by("name")
+        .values_list("name", flat=True),
         "building": snapshot.status == DatasetSnapshot.Status.BUILDING,
         "formats": FORMATS,
         "splits": SPLITS,

@@ -16,7 +16,7 @@ from annotations import dataset_selectors
 from annotations.dataset_forms import DatasetSnapshotForm
 from annotations.errors import ValidationFailed
 from annotations.permissions import access_dataset_snapshot_for_user
-from annotations.services.datasets import PROMPT_KINDS, snapshot_create, snapshot_retry
+from annotations.services.datasets import snapshot_create, snapshot_retry
 from annotations.views import HtmxHttpRequest
 
 
@@ -62,7 +62,6 @@ def dataset_snapshot_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     context = {
         **dataset_selectors.snapshot_page(snapshot),
         "can_curate": request.user.has_perm("annotations.curate_datasets"),
-        "prompt_kinds": PROMPT_KINDS,
     }
     template = "datasets/detail.html#body" if request.htmx else "datasets/detail.html"
     return render(request, template, context)

@@ -561,6 +561,7 @@ def _generation_rows(
         return  # a thinking prompt answered without reasoning teaches the wrong format
     steps = _steps(generation)
     user = _user_message(prompt)
+    said = _said(generation, thinking)
     song_id, generation_id = generation["song_id"], generation["id"]
 
     for review in counted:
@@ -571,7 +572,6 @@ def _generation_rows(
         if thinking and any(grades.get(step) == "incorrect" for step in steps):
             continue  # the reasoning this expert found wrong would lead to their caption
         target = _target(think if thinking else "", corrected)
-        original = _said(generation, thinking)
         yield _Row(
             "sft",
             "corrected_caption",
@@ -589,7 +589,7 @@ def _generation_rows(
                 {
                     "prompt": [user],
                     "chosen": [_assistant(target)],
-                    "rejected": [_assistant(original)],
+                    "rejected": [_assistant(said)],
                 },
                 generation_id=generation_id,
                 rejected_generation_id=generation_id,
@@ -613,7 +613,7 @@ def _generation_rows(
         "sft",
         source,
         song_id,
-        {"messages": [user, _assistant(_said(generation, thinking))]},
+        {"messages": [user, _assistant(said)]},
         generation_id=generation_id,
         review_ids=[r["id"] for r in accepts],
         agreeing=len(accepts),
@@ -715,6 +715,7 @@ def _ranking_rows(inputs: _Inputs, minimum: int) -> Iterable[_Row]:
         scores = score_preference_group(members, rankings)
         prompt = inputs.prompts[by_id[eligible[0]]["prompt_id"]]
         thinking = bool(prompt["thinking"])
+        user = _user_message(prompt)
         for better in eligible:
             if thinking and not by_id[better]["think_text"].strip():
                 continue  # a chosen answer without reasoning would teach the wrong format
@@ -732,7 +733,7 @@ def _ranking_rows(inputs: _Inputs, minimum: int) -> Iterable[_Row]:
                     generation_id=better,
                     rejected_generation_id=worse,
                     data={
-                        "prompt": [_user_message(prompt)],
+                        "prompt": [user],
                         "chosen": [_assistant(_said(by_id[better], thinking))],
                         "rejected": [_assistant(_said(by_id[worse], thinking))],
                     },
