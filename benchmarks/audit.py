@@ -1230,7 +1230,7 @@ def main() -> None:
     queries: list[int] = []
     for page in tqdm(chosen, desc="naive pages", unit="page", file=sys.stderr):
         filters = filters_of(page, window)
-        counter = Counted()
+        counter = builder.Queries()
         with connection.execute_wrapper(counter):
             started = time.perf_counter()
             naive = page.naive(naive_reviews(filters), filters, taxonomy)
@@ -1291,17 +1291,6 @@ def main() -> None:
     if problems or summary_problems:
         print("\n".join((problems + summary_problems)[:30]))
         raise SystemExit(1)
-
-
-class Counted:
-    """Counts the statements a block sends."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    def __call__(self, execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
-        self.count += 1
-        return execute(sql, params, many, context)
 
 
 if __name__ == "__main__":
