@@ -108,7 +108,7 @@ class PromptTemplateAdmin(admin.ModelAdmin):
         if change and {"text", "thinking", "answer_field", "answer_options"} & set(
             form.changed_data
         ):
-            from annotations.services.prompts import prompt_template_save_version
+            from annotations.generations.services.prompts import prompt_template_save_version
 
             prompt_template_save_version(prompt=obj, actor=request.user)
             return
@@ -133,7 +133,7 @@ class ExpertProfileAdmin(admin.ModelAdmin):
 
 @admin.register(models.DatasetSnapshot)
 class DatasetSnapshotAdmin(ReadOnlyAdmin):
-    # Built and frozen by annotations.services.datasets only; frozen snapshots never change.
+    # Built and frozen by annotations.datasets.services only; frozen snapshots never change.
     list_display = ("name", "status", "content_sha256", "created_at")
     list_filter = ("status",)
     search_fields = ("name", "content_sha256")

@@ -7,6 +7,9 @@ class AnnotationsConfig(AppConfig):
     verbose_name = "Flamingo Workbench"
 
     def ready(self) -> None:
-        # Connects the receiver that keeps the audit's per-generation summaries right when a review
-        # is deleted through the ORM.
-        from annotations.services import audit  # noqa: F401
+        # Higher rooms subscribe to the signals lower rooms declare (a lower room never imports a
+        # higher one). The audit's services also connect the receivers that keep its summaries
+        # right when a review or flag is deleted through the ORM.
+        from annotations.audit import receivers as audit_receivers  # noqa: F401
+        from annotations.generations import receivers as generation_receivers  # noqa: F401
+        from annotations.rewards import receivers as reward_receivers  # noqa: F401

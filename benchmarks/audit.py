@@ -38,7 +38,7 @@ What it does, in one run on one database:
    **naive** Python version, once per page: the ORM's rows one by one (the submitted reviews in the
    window; per generation its row, song, genres and cultures, its words counted; per review its
    flags with their categories) and the definitions evaluated in loops (Wilson and the bootstrap
-   from ``annotations.audit_stats``, the same seed; paired per-song shares; span overlaps). It
+   from ``annotations.audit.stats``, the same seed; paired per-song shares; span overlaps). It
    renders no template, so its time is a lower bound of a naive page. Ratios: naive ÷ product on
    the subset, naive ÷ product at N, and naive extrapolated linearly to N ÷ product at N.
 5. The naive figures must equal the selectors' on the subset (every row's cell, labels, n
@@ -77,31 +77,19 @@ from django.http import QueryDict  # noqa: E402
 from django.test import Client  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from annotations import audit_selectors  # noqa: E402
-from annotations.audit_selectors import AuditFilters, RateRow, VersionComparison  # noqa: E402
-from annotations.audit_stats import (  # noqa: E402
-    mcnemar_exact,
-    mean_ci,
-    newcombe,
-    paired_bootstrap,
-    wilson,
-)
-from annotations.models import (  # noqa: E402
+from annotations.audit import selectors as audit_selectors  # noqa: E402
+from annotations.audit.models import (  # noqa: E402
     AuditFlagFact,
     AuditGenerationCategoryFact,
     AuditGenerationFact,
     AuditReviewFact,
-    Culture,
-    ErrorCategory,
-    Flag,
-    Generation,
-    GenerationGroup,
-    Genre,
-    ModelVersion,
-    Review,
-    Song,
 )
-from annotations.roles import AUDITOR  # noqa: E402
+from annotations.audit.selectors import AuditFilters, RateRow, VersionComparison  # noqa: E402
+from annotations.audit.stats import mcnemar_exact, mean_ci, newcombe, paired_bootstrap, wilson  # noqa: E402
+from annotations.core.roles import AUDITOR  # noqa: E402
+from annotations.generations.models import Generation, GenerationGroup, ModelVersion  # noqa: E402
+from annotations.reviews.models import ErrorCategory, Flag, Review  # noqa: E402
+from annotations.songs.models import Culture, Genre, Song  # noqa: E402
 from benchmarks import rewards as builder  # noqa: E402
 from modeling.rewards.hallucination import count_words  # noqa: E402
 

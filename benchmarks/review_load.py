@@ -10,7 +10,7 @@ What it does, in one run:
 1. **Seed** (set-based, ``bulk_create``; under a minute): songs with genres, cultures, languages,
    an audio file row (10-minute songs) and a finished analysis with facts; 10,000 succeeded
    generations of a think model, each a ~450-word caption in headed sections with timestamps and
-   a 40-step ``<think>`` trace, parsed by ``annotations.services.generation_parsing.parse`` (the
+   a 40-step ``<think>`` trace, parsed by ``annotations.generations.services.parsing.parse`` (the
    product's parser, so ``Generation.parsed`` is real; eight distinct texts are parsed once and
    shared across songs); sibling groups of 2-4 for 40 % of songs; the hints the product's hint
    finder raises for each (text, facts) pair; 16 experts (expert role, expertise profiles). The
@@ -87,23 +87,18 @@ from django.contrib.auth.models import Group, User  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from annotations.models import (  # noqa: E402
-    AudioFile,
-    Culture,
-    ExpertProfile,
+from annotations.core.roles import EXPERT  # noqa: E402
+from annotations.generations.models import (  # noqa: E402
     Generation,
     GenerationGroup,
     GenerationHint,
-    Genre,
-    Language,
     ModelVersion,
     PromptTemplate,
-    Song,
-    SongAnalysis,
 )
-from annotations.roles import EXPERT  # noqa: E402
-from annotations.services import generation_parsing  # noqa: E402
-from annotations.services.reviews import review_queue_sync  # noqa: E402
+from annotations.generations.services import parsing as generation_parsing  # noqa: E402
+from annotations.reviews.models import ExpertProfile  # noqa: E402
+from annotations.reviews.services import review_queue_sync  # noqa: E402
+from annotations.songs.models import AudioFile, Culture, Genre, Language, Song, SongAnalysis  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "bench-review-load-password"  # noqa: S105 (a throwaway database's experts)
@@ -522,7 +517,7 @@ def _seed_past_reviews(n: int) -> int:
     """k submitted reviews from earlier (non-benchmark) experts on the first ``n`` generations."""
     from django.conf import settings
 
-    from annotations.models import Review
+    from annotations.reviews.models import Review
 
     k = max(1, int(settings.WORKBENCH_REVIEWS_PER_GENERATION))
     group = Group.objects.get(name=EXPERT)
@@ -1163,7 +1158,7 @@ def report(result: PhaseResult, solo: PhaseResult | None) -> None:
 
 def _check_persisted(*phases: PhaseResult) -> None:
     """The database agrees with what the clients were told: every submit stored, with its flags."""
-    from annotations.models import Flag, Review
+    from annotations.reviews.models import Flag, Review
 
     mine = Review.objects.filter(expert__username__startswith="bench-expert-")
     told = sum(p.stats.submitted for p in phases) + 1  # + the unmeasured warm-up task
@@ -1193,7 +1188,7 @@ def main() -> None:
     parser.add_argument("--flat-seconds", type=float, default=45)
     args = parser.parse_args()
 
-    from annotations.models import ErrorCategory
+    from annotations.reviews.models import ErrorCategory
 
     seeded = seed(args.generations, args.experts)
     categories = list(ErrorCategory.objects.filter(is_active=True).values_list("code", flat=True))

@@ -21,7 +21,7 @@ What it does, in one run on one database:
    about the duplication, it reads rows. Rows are streamed with ``COPY`` (psycopg 3), foreign-key
    triggers off for the load session only (the rows are consistent by construction), then
    ``VACUUM ANALYZE``, so the measured runs meet a settled database rather than fresh pages.
-2. **Product**: ``annotations.services.rewards.rewards_recompute(processes=2)`` over every
+2. **Product**: ``annotations.rewards.services.rewards.rewards_recompute(processes=2)`` over every
    generation (``--processes``; a tqdm bar on stderr): wall time, generations/s, rows written.
 3. **Product again**: same call, same data: wall time; it must write 0 rows.
 4. **Like for like** on a 10,000-generation random subset (``--subset``): its reward and composite
@@ -68,20 +68,11 @@ from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from annotations.models import (  # noqa: E402
-    CompositeReward,
-    ErrorCategory,
-    Flag,
-    Generation,
-    GenerationGroup,
-    ModelVersion,
-    PromptTemplate,
-    Review,
-    RewardProfile,
-    RewardValue,
-    Song,
-)
-from annotations.roles import EXPERT  # noqa: E402
+from annotations.core.roles import EXPERT  # noqa: E402
+from annotations.generations.models import Generation, GenerationGroup, ModelVersion, PromptTemplate  # noqa: E402
+from annotations.reviews.models import ErrorCategory, Flag, Review  # noqa: E402
+from annotations.rewards.models import CompositeReward, RewardProfile, RewardValue  # noqa: E402
+from annotations.songs.models import Song  # noqa: E402
 from benchmarks.review_load import ADJECTIVES, VERBS  # noqa: E402  (the same caption words)
 from modeling.parsing import PARSER_VERSION, parse_generation, part_text  # noqa: E402
 
@@ -1031,7 +1022,7 @@ def run_product(
     processes: int = 1,
     generation_ids: Sequence[int] | None = None,
 ) -> tuple[float, Any, Queries]:
-    from annotations.services.rewards import rewards_recompute
+    from annotations.rewards.services.rewards import rewards_recompute
 
     bar = tqdm(total=None, desc=label, unit="gen", mininterval=2, file=sys.stderr)
 

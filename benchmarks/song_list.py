@@ -23,8 +23,8 @@ from django.template.loader import render_to_string  # noqa: E402
 from django.test import Client  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from annotations.models import AudioFile, Culture, Genre, Song  # noqa: E402
-from annotations.selectors import encode_cursor  # noqa: E402
+from annotations.songs.models import AudioFile, Culture, Genre, Song  # noqa: E402
+from annotations.songs.selectors import encode_cursor  # noqa: E402
 
 REPEATS = 30
 
@@ -73,7 +73,7 @@ def _render_rows(songs: list[Song]) -> str:
     from django.contrib.auth.models import AnonymousUser
     from django.test import RequestFactory
 
-    from annotations.selectors import SongPage
+    from annotations.songs.selectors import SongPage
 
     page = SongPage(songs=songs, total=len(songs), next_cursor="", is_first=True, sort="title")
     request = RequestFactory().get("/songs/")

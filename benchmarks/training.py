@@ -206,8 +206,10 @@ def django_hooks(stage: str, model_dir: Path) -> Callable[[], TrainingHooks]:
     django.setup()
     from django.contrib.auth.models import User
 
-    from annotations.models import DatasetSnapshot, ModelVersion, TrainingRun
-    from annotations.services.training import RunHooks
+    from annotations.datasets.models import DatasetSnapshot
+    from annotations.generations.models import ModelVersion
+    from annotations.training.models import TrainingRun
+    from annotations.training.services.training import RunHooks
 
     admin, _ = User.objects.get_or_create(username="bench-trainer")
     version, _ = ModelVersion.objects.get_or_create(

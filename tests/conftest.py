@@ -46,9 +46,9 @@ def _reference_data_in_transactional_tests(request) -> None:  # type: ignore[no-
     request.getfixturevalue("transactional_db")
     from django.apps import apps
 
-    from annotations.reward_profiles_seed import seed_reward_profiles
-    from annotations.roles import sync_role_groups
-    from annotations.taxonomy_seed import seed_error_taxonomy
+    from annotations.core.roles import sync_role_groups
+    from annotations.reviews.taxonomy_seed import seed_error_taxonomy
+    from annotations.rewards.profiles_seed import seed_reward_profiles
 
     sync_role_groups(apps)
     seed_error_taxonomy(apps)

@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
 from annotations import models
-from annotations.roles import ADMIN, AUDITOR, EXPERT
+from annotations.core.roles import ADMIN, AUDITOR, EXPERT
 
 PASSWORD = "correct-horse-battery-staple"
 
@@ -148,7 +148,7 @@ SAMPLE_OUTPUT = (
 
 def generation_with_output(raw_text: str = SAMPLE_OUTPUT, **kwargs: object) -> models.Generation:
     """A finished generation whose text went through the real parser (sections, steps, claims)."""
-    from annotations.services import generation_parsing
+    from annotations.generations.services import parsing as generation_parsing
 
     parsed = generation_parsing.parse(raw_text)
     return GenerationFactory(  # type: ignore[no-any-return]

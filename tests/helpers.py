@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from django.test import Client
 
-from annotations.models import Review
-from annotations.services import reviews
+from annotations.reviews import services as reviews
+from annotations.reviews.models import Review
 from tests import factories
 
 

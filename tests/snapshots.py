@@ -18,16 +18,10 @@ from typing import Any
 
 from django.utils import timezone
 
-from annotations.models import (
-    DatasetSnapshot,
-    Generation,
-    GenerationGroup,
-    ModelVersion,
-    PromptTemplate,
-    Review,
-    Song,
-    SongAnalysis,
-)
+from annotations.datasets.models import DatasetSnapshot
+from annotations.generations.models import Generation, GenerationGroup, ModelVersion, PromptTemplate
+from annotations.reviews.models import Review
+from annotations.songs.models import Song, SongAnalysis
 from tests import factories
 from tests.audio_files import write_tone
 
@@ -99,7 +93,7 @@ def reviewed_songs(
 ) -> ReviewedSongs:
     """``count`` songs (cycling through ``strata``), each with two ranked thinking captions and
     an answered question, reviewed and submitted by two experts. Needs the database."""
-    from annotations.services.song_import import SongMetadata, song_import_file
+    from annotations.songs.services.song_import import SongMetadata, song_import_file
 
     folder = Path(tmp_path or tempfile.mkdtemp(prefix="snapshot-audio-"))
     folder.mkdir(parents=True, exist_ok=True)
@@ -211,7 +205,7 @@ def build_test_snapshot(
     With the defaults every format has train and eval rows: four songs in two strata, two of
     them (one per stratum) held out for evaluation.
     """
-    from annotations.services.datasets import snapshot_build, snapshot_create
+    from annotations.datasets.services import snapshot_build, snapshot_create
 
     made = songs or reviewed_songs(tmp_path=tmp_path)
     snapshot = snapshot_create(

@@ -7,8 +7,8 @@ from asgiref.sync import async_to_sync, sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.test import Client
 
-from annotations.consumers import UNAUTHENTICATED_CLOSE_CODE
-from annotations.services.notifications import notify_user
+from annotations.core.consumers import UNAUTHENTICATED_CLOSE_CODE
+from annotations.core.notifications import notify_user
 from tests import factories
 from workbench.asgi import application
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from celery import Task, shared_task
 
-from annotations.models import AudioFile, SongAnalysis
-from annotations.services.audio_files import audio_file_probe
+from annotations.songs.models import AudioFile, SongAnalysis
+from annotations.songs.services.audio_files import audio_file_probe
 
 
 @shared_task(name="workers.audio.probe_audio_file")
@@ -25,7 +25,7 @@ def probe_audio_file(audio_file_id: int) -> dict:
 @shared_task(bind=True, name="workers.audio.analyse_song")
 def analyse_song(self: Task, analysis_id: int) -> dict:
     """Run the music analyser for one SongAnalysis row; progress goes to the row and task state."""
-    from annotations.services.analysis import song_analysis_run
+    from annotations.songs.services.analysis import song_analysis_run
 
     analysis = SongAnalysis.objects.select_related("audio_file").filter(pk=analysis_id).first()
     if analysis is None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from celery import Task, shared_task
 
-from annotations.models import DatasetSnapshot
-from annotations.services.datasets import snapshot_build
+from annotations.datasets.models import DatasetSnapshot
+from annotations.datasets.services import snapshot_build
 
 
 @shared_task(bind=True, name="workers.datasets.build_snapshot")

@@ -10,7 +10,7 @@ from typing import Any
 
 from celery import shared_task
 
-from annotations.services.evaluations import evaluation_run
+from annotations.training.services.evaluations import evaluation_run
 
 
 @shared_task(bind=True, name="workers.evaluation.evaluate_version")

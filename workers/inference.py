@@ -11,7 +11,7 @@ from typing import Any
 
 from celery import shared_task
 
-from annotations.services.generations import generation_run
+from annotations.generations.services.generations import generation_run
 
 
 @shared_task(bind=True, name="workers.inference.generate_batch")

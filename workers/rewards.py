@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from celery import Task, shared_task
 
-from annotations.models import RewardProfile
-from annotations.services.rewards import composites_recompute, rewards_recompute
+from annotations.rewards.models import RewardProfile
+from annotations.rewards.services.rewards import composites_recompute, rewards_recompute
 
 
 @shared_task(bind=True, name="workers.rewards.recompute_rewards")

@@ -2,7 +2,7 @@
 
 from django.db import migrations
 
-from annotations.taxonomy_seed import CATEGORIES, seed_error_taxonomy
+from annotations.reviews.taxonomy_seed import CATEGORIES, seed_error_taxonomy
 
 
 def seed(apps, schema_editor):

@@ -2,7 +2,7 @@
 
 from django.db import migrations
 
-from annotations.roles import sync_role_groups
+from annotations.core.roles import sync_role_groups
 
 
 def create_roles(apps, schema_editor):

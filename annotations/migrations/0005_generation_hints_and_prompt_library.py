@@ -4,7 +4,7 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
-from annotations.roles import sync_role_groups
+from annotations.core.roles import sync_role_groups
 from modeling.prompts import LIBRARY
 
 

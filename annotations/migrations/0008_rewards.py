@@ -4,8 +4,8 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
-from annotations.reward_profiles_seed import seed_reward_profiles
-from annotations.roles import sync_role_groups
+from annotations.core.roles import sync_role_groups
+from annotations.rewards.profiles_seed import seed_reward_profiles
 
 
 def seed_profiles(apps, schema_editor):

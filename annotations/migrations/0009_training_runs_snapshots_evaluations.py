@@ -3,7 +3,7 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
-from annotations.roles import sync_role_groups
+from annotations.core.roles import sync_role_groups
 
 
 def grant_evaluation_permissions(apps, schema_editor):

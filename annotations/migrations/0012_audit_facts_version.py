@@ -9,7 +9,7 @@ def create_row_and_summaries(apps, schema_editor):
         # The summaries (0011) of the facts already written; later ones are written with their
         # facts. The service's raw SQL names today's columns: a database with facts that migrates
         # through here from before 0011 does so with this release's code.
-        from annotations.services.audit import audit_rebuild_summaries
+        from annotations.audit.services import audit_rebuild_summaries
 
         audit_rebuild_summaries()
 

@@ -1,28 +1,37 @@
-from annotations.models.analysis import SongAnalysis
-from annotations.models.audit import (
+"""Django's registry of the app's models: every room's tables under the one ``annotations`` label.
+
+Rooms import their own and lower rooms' models from ``annotations.<room>.models``, never from here;
+this module exists because Django loads ``<app>.models``. The table names (``annotations_*``) and
+migrations predate the rooms and stay as they are.
+"""
+
+from annotations.audit.models import (
     AuditFactsVersion,
     AuditFlagFact,
     AuditGenerationCategoryFact,
     AuditGenerationFact,
     AuditReviewFact,
 )
-from annotations.models.experts import ExpertProfile
-from annotations.models.generations import Generation, GenerationGroup
-from annotations.models.hints import GenerationHint
-from annotations.models.model_versions import ModelVersion
-from annotations.models.prompts import PromptTemplate
-from annotations.models.reviews import Flag, Review
-from annotations.models.rewards import CompositeReward, RewardProfile, RewardValue
-from annotations.models.songs import AudioFile, Song
-from annotations.models.taxonomy import ErrorCategory
-from annotations.models.training import (
-    DatasetExample,
-    DatasetSnapshot,
-    ModelEvaluation,
-    TrainingMetric,
-    TrainingRun,
+from annotations.datasets.models import DatasetExample, DatasetSnapshot
+from annotations.generations.models import (
+    Generation,
+    GenerationGroup,
+    GenerationHint,
+    ModelVersion,
+    PromptTemplate,
 )
-from annotations.models.vocabulary import Culture, Genre, Instrument, Language
+from annotations.reviews.models import ErrorCategory, ExpertProfile, Flag, Review
+from annotations.rewards.models import CompositeReward, RewardProfile, RewardValue
+from annotations.songs.models import (
+    AudioFile,
+    Culture,
+    Genre,
+    Instrument,
+    Language,
+    Song,
+    SongAnalysis,
+)
+from annotations.training.models import ModelEvaluation, TrainingMetric, TrainingRun
 
 __all__ = [
     "AudioFile",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import template
 
-from annotations.services.song_import import format_bytes, format_duration
+from annotations.core.formatting import format_bytes, format_duration
 
 register = template.Library()
 

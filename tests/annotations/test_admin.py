@@ -6,7 +6,7 @@ import pytest
 from django.contrib import admin
 from django.urls import reverse
 
-from annotations.models import ErrorCategory
+from annotations.reviews.models import ErrorCategory
 from tests import factories
 from tests.helpers import client_for
 

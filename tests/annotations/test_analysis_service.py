@@ -9,13 +9,13 @@ import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
 
-from annotations.models import AudioFile, Song, SongAnalysis
-from annotations.services.analysis import (
+from annotations.songs.models import AudioFile, Song, SongAnalysis
+from annotations.songs.services.analysis import (
     current_analyser_version,
     song_analysis_request,
     song_analysis_run,
 )
-from annotations.services.song_import import SongMetadata, song_import_file
+from annotations.songs.services.song_import import SongMetadata, song_import_file
 from tests.audio_files import write_tone
 
 pytestmark = pytest.mark.django_db

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from annotations import demo_audio
-from annotations.errors import ValidationFailed
-from annotations.models import AudioFile
-from annotations.services.audio_files import audio_file_add, audio_file_probe
+from annotations.core.errors import ValidationFailed
+from annotations.demo import audio as demo_audio
+from annotations.songs.models import AudioFile
+from annotations.songs.services.audio_files import audio_file_add, audio_file_probe
 from tests import factories
 
 PIECE = demo_audio.DemoPiece("t", 120, 4, (("A3", "C4", "E4"),), True, 3.0, sample_rate=16000)

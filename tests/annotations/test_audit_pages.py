@@ -31,8 +31,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from annotations.models import ErrorCategory, Review
-from annotations.services.audit import audit_refresh_all
+from annotations.audit.services import audit_refresh_all
+from annotations.reviews.models import ErrorCategory, Review
 from modeling.rewards.hallucination import count_words
 from tests import factories
 from tests.helpers import client_for
@@ -415,7 +415,7 @@ def test_the_spans_list_links_each_span_to_its_review_at_the_flagged_second(
 def test_the_spans_list_pages_through_every_span_keeping_the_filters(
     auditor_user: Any, audit: Audit, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("annotations.audit_views.SPANS_PER_PAGE", 2)
+    monkeypatch.setattr("annotations.audit.views.SPANS_PER_PAGE", 2)
     first = _get(auditor_user, "audit_spans", target="caption").content.decode()
     assert first.count("data-flag=") == 2
     older = re.search(r'href="([^"]+)" rel="next"', first)[1].replace("&amp;", "&")

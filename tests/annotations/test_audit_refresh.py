@@ -15,17 +15,15 @@ from django.core.management import call_command
 from django.db import connection, transaction
 from django.utils import timezone
 
-from annotations.models import (
+from annotations.audit import services as audit
+from annotations.audit.models import (
     AuditFlagFact,
     AuditGenerationCategoryFact,
     AuditGenerationFact,
     AuditReviewFact,
-    ErrorCategory,
-    Flag,
-    Review,
 )
-from annotations.services import audit
-from annotations.services import reviews as review_services
+from annotations.reviews import services as review_services
+from annotations.reviews.models import ErrorCategory, Flag, Review
 from modeling.rewards.hallucination import count_words
 from tests import factories
 from tests.helpers import complete_review_form
@@ -214,9 +212,10 @@ SQLITE_SCRIPT = textwrap.dedent(
     """
     from django.db import connection
     from django.utils import timezone
-    from annotations.models import AuditFlagFact, AuditReviewFact, ErrorCategory, Flag, Review
-    from annotations.services.audit import audit_refresh_all, audit_refresh_reviews
-    from annotations.audit_selectors import AuditFilters, audit_rates
+    from annotations.audit.models import AuditFlagFact, AuditReviewFact
+    from annotations.reviews.models import ErrorCategory, Flag, Review
+    from annotations.audit.services import audit_refresh_all, audit_refresh_reviews
+    from annotations.audit.selectors import AuditFilters, audit_rates
     from tests import factories
 
     assert connection.vendor == "sqlite", connection.vendor
@@ -236,9 +235,7 @@ SQLITE_SCRIPT = textwrap.dedent(
     [row] = audit_rates(AuditFilters(), ())
     # Every page's SQL runs on SQLite too (the demo): grouped rates, comparison, lineage, blind
     # spots, agreement and spans.
-    from annotations.audit_selectors import (
-        audit_agreement, audit_blind_spots, audit_compare, audit_lineage_trend, audit_spans,
-    )
+    from annotations.audit.selectors import audit_agreement, audit_blind_spots, audit_compare, audit_lineage_trend, audit_spans
     from datetime import date
     filters = AuditFilters(date_from=date(2000, 1, 1), genres=(), target="caption")
     by = audit_rates(filters, ("model_version", "genre", "region", "category", "target"))

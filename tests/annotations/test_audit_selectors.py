@@ -12,7 +12,13 @@ from django.db import connection
 from django.http import QueryDict
 from django.test.utils import CaptureQueriesContext
 
-from annotations.audit_selectors import (
+from annotations.audit.models import (
+    AuditFlagFact,
+    AuditGenerationCategoryFact,
+    AuditGenerationFact,
+    AuditReviewFact,
+)
+from annotations.audit.selectors import (
     AuditFilterError,
     AuditFilters,
     audit_agreement,
@@ -25,20 +31,11 @@ from annotations.audit_selectors import (
     filter_choices,
     parse_group_by,
 )
-from annotations.audit_stats import bootstrap_mean_ci, mcnemar_exact, newcombe, wilson
-from annotations.models import (
-    AuditFlagFact,
-    AuditGenerationCategoryFact,
-    AuditGenerationFact,
-    AuditReviewFact,
-    Culture,
-    ErrorCategory,
-    Flag,
-    Generation,
-    Genre,
-    Review,
-)
-from annotations.services.audit import audit_refresh_all, audit_refresh_reviews
+from annotations.audit.services import audit_refresh_all, audit_refresh_reviews
+from annotations.audit.stats import bootstrap_mean_ci, mcnemar_exact, newcombe, wilson
+from annotations.generations.models import Generation
+from annotations.reviews.models import ErrorCategory, Flag, Review
+from annotations.songs.models import Culture, Genre
 from tests import factories
 
 pytestmark = pytest.mark.django_db

@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from annotations import audit_stats
-from annotations.audit_stats import (
+from annotations.audit import stats as audit_stats
+from annotations.audit.stats import (
     Z95,
     bootstrap_mean_ci,
     bootstrap_means,

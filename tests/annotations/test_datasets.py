@@ -1,4 +1,4 @@
-"""Dataset snapshots: rows, files, splits and immutability (annotations.services.datasets)."""
+"""Dataset snapshots: rows, files, splits and immutability (annotations.datasets.services)."""
 
 from __future__ import annotations
 
@@ -12,15 +12,16 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
-from annotations.errors import ValidationFailed
-from annotations.models import DatasetExample, DatasetSnapshot, Review
-from annotations.services.datasets import (
+from annotations.core.errors import ValidationFailed
+from annotations.datasets.models import DatasetExample, DatasetSnapshot
+from annotations.datasets.services import (
     content_sha256,
     snapshot_build,
     snapshot_create,
     snapshot_retry,
     split_by_song,
 )
+from annotations.reviews.models import Review
 from tests import factories
 from tests.snapshots import CORRECTED, ReviewedSongs, build_test_snapshot, reviewed_songs
 
@@ -362,7 +363,7 @@ def test_filters_are_checked_with_messages_that_say_what_to_fix(db) -> None:
 def test_the_docstring_examples_hold() -> None:
     import doctest
 
-    from annotations.services import datasets
+    from annotations.datasets import services as datasets
 
     result = doctest.testmod(datasets)
     assert result.attempted >= 2 and result.failed == 0
@@ -448,7 +449,7 @@ def test_filters_that_match_nothing_fail_the_build_saying_so(made) -> None:
 
 
 def test_an_unexpected_error_is_recorded_not_raised(made, monkeypatch) -> None:
-    from annotations.services import datasets
+    from annotations.datasets import services as datasets
 
     def broken(*args: object, **kwargs: object) -> None:
         raise OSError("disk full")

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 from django.urls import reverse
 
-from annotations.models import DatasetSnapshot, Review
-from annotations.services.datasets import snapshot_build
+from annotations.datasets.models import DatasetSnapshot
+from annotations.datasets.services import snapshot_build
+from annotations.reviews.models import Review
 from tests import factories
 from tests.helpers import client_for
 from tests.snapshots import build_test_snapshot, reviewed_songs

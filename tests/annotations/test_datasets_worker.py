@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from annotations.models import DatasetExample, DatasetSnapshot
-from annotations.services.datasets import snapshot_create
+from annotations.datasets.models import DatasetExample, DatasetSnapshot
+from annotations.datasets.services import snapshot_create
 from tests.processes import celery_worker
 from tests.snapshots import reviewed_songs
 from workbench.celery import app

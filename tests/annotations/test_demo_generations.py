@@ -6,16 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from annotations import demo_audio
-from annotations.demo_generations import (
-    SAMPLE_MODEL_NAME,
-    TINY_MODEL_NAME,
-    seed_demo_generations,
-)
-from annotations.demo_reviews import seed_demo_reviews
-from annotations.models import Generation, Review
-from annotations.services.audio_files import audio_file_add
-from annotations.services.reviews import review_problems
+from annotations.demo import audio as demo_audio
+from annotations.demo.generations import SAMPLE_MODEL_NAME, TINY_MODEL_NAME, seed_demo_generations
+from annotations.demo.reviews import seed_demo_reviews
+from annotations.generations.models import Generation
+from annotations.reviews.models import Review
+from annotations.reviews.services import review_problems
+from annotations.songs.services.audio_files import audio_file_add
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -63,8 +60,8 @@ def test_every_demo_song_gets_tiny_model_output_and_a_parsed_sample_with_hints(
 def test_the_demo_reviews_behind_the_reward_pages_give_every_function_a_value(
     tmp_path: Path,
 ) -> None:
-    from annotations.demo_rewards import seed_demo_reward_reviews
-    from annotations.models import RewardValue
+    from annotations.demo.rewards import seed_demo_reward_reviews
+    from annotations.rewards.models import RewardValue
 
     for title, tempo, beats in (
         ("Demo waltz in G major", 96, 3),

@@ -12,11 +12,13 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from annotations.errors import ValidationFailed
-from annotations.models import DatasetSnapshot, ModelEvaluation, ModelVersion
-from annotations.services import evaluations
-from annotations.services.evaluations import evaluation_run, evaluation_schedule
-from annotations.services.model_versions import (
+from annotations.core.errors import ValidationFailed
+from annotations.datasets.models import DatasetSnapshot
+from annotations.generations.models import ModelVersion
+from annotations.training.models import ModelEvaluation
+from annotations.training.services import evaluations
+from annotations.training.services.evaluations import evaluation_run, evaluation_schedule
+from annotations.training.services.model_versions import (
     model_version_register_local,
     model_version_register_trained,
 )

@@ -7,11 +7,12 @@ from pathlib import Path
 import pytest
 from django.urls import reverse
 
-from annotations.demo_generations import SAMPLE_OUTPUT
-from annotations.generation_selectors import generation_list_for_song
-from annotations.models import Generation, GenerationGroup, GenerationHint, SongAnalysis
-from annotations.services.audio_files import audio_file_add
-from annotations.services.generations import generation_record_output
+from annotations.demo.generations import SAMPLE_OUTPUT
+from annotations.generations.models import Generation, GenerationGroup, GenerationHint
+from annotations.generations.selectors import generation_list_for_song
+from annotations.generations.services.generations import generation_record_output
+from annotations.songs.models import SongAnalysis
+from annotations.songs.services.audio_files import audio_file_add
 from tests import factories
 from tests.audio_files import write_tone
 from tests.helpers import client_for

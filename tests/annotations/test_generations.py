@@ -7,23 +7,19 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
-from annotations.errors import ValidationFailed
-from annotations.models import (
-    Generation,
-    GenerationHint,
-    ModelVersion,
-    RewardValue,
-    SongAnalysis,
-)
-from annotations.services.audio_files import audio_file_add
-from annotations.services.generation_parsing import parse
-from annotations.services.generations import (
+from annotations.core.errors import ValidationFailed
+from annotations.generations.models import Generation, GenerationHint, ModelVersion
+from annotations.generations.services.generations import (
     generation_hint_decide,
     generation_record_output,
     generation_request,
     generation_run,
 )
-from annotations.services.model_versions import model_version_register_local
+from annotations.generations.services.parsing import parse
+from annotations.rewards.models import RewardValue
+from annotations.songs.models import SongAnalysis
+from annotations.songs.services.audio_files import audio_file_add
+from annotations.training.services.model_versions import model_version_register_local
 from modeling.config import DecodingParams
 from tests import factories
 from tests.audio_files import write_tone
@@ -109,7 +105,7 @@ def test_running_a_request_stores_every_output_with_what_was_heard(
         )
     assert (summary.claimed, summary.succeeded, summary.failed) == (3, 3, 0)
     # Their rewards are queued for the CPU worker once the outputs are committed; run here.
-    from annotations.services import rewards
+    from annotations.rewards.services import rewards
 
     scheduled = [c for c in callbacks if getattr(c, "func", None) is rewards._enqueue]
     assert [sorted(c.args[0]) for c in scheduled] == [sorted(ids)]
@@ -295,8 +291,8 @@ def test_the_inference_benchmark_runs_unchanged_on_the_tiny_model() -> None:
 def test_an_analysis_that_finishes_later_raises_hints_and_keeps_decided_ones(
     tmp_path: Path, expert_user
 ) -> None:
-    from annotations.services.analysis import song_analysis_request, song_analysis_run
-    from annotations.services.generations import generation_hint_decide
+    from annotations.generations.services.generations import generation_hint_decide
+    from annotations.songs.services.analysis import song_analysis_request, song_analysis_run
 
     song = factories.SongFactory(title="Pulse at 120 BPM")
     audio_file_add(song=song, source=write_tone(tmp_path / "pulse.wav", seconds=12.0))

@@ -14,12 +14,17 @@ import pytest
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from annotations.errors import ValidationFailed
-from annotations.generation_selectors import generation_form_defaults
-from annotations.models import Generation, ModelVersion, TrainingRun
-from annotations.services.audio_files import audio_file_add
-from annotations.services.generations import generation_request, generation_run, model_config_for
-from annotations.services.model_versions import (
+from annotations.core.errors import ValidationFailed
+from annotations.generations.models import Generation, ModelVersion
+from annotations.generations.selectors import generation_form_defaults
+from annotations.generations.services.generations import (
+    generation_request,
+    generation_run,
+    model_config_for,
+)
+from annotations.songs.services.audio_files import audio_file_add
+from annotations.training.models import TrainingRun
+from annotations.training.services.model_versions import (
     model_version_promote,
     model_version_register_local,
     model_version_register_trained,

@@ -7,8 +7,8 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from annotations.model_selectors import evaluation_comparisons
-from annotations.models import ModelVersion
+from annotations.generations.models import ModelVersion
+from annotations.training.version_selectors import evaluation_comparisons
 from tests import factories
 from tests.helpers import client_for
 

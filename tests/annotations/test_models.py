@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from django.db import IntegrityError, transaction
 
-from annotations.models import Flag, ModelVersion, PromptTemplate, Review
+from annotations.generations.models import ModelVersion, PromptTemplate
+from annotations.reviews.models import Flag, Review
 from tests import factories
 
 
@@ -70,7 +71,8 @@ def test_a_thinking_prompt_carries_the_papers_instruction() -> None:
 
 
 def test_lineage_reaches_the_dataset_snapshot_through_the_training_run(db, admin_user) -> None:
-    from annotations.models import DatasetSnapshot, TrainingRun
+    from annotations.datasets.models import DatasetSnapshot
+    from annotations.training.models import TrainingRun
 
     base = factories.ModelVersionFactory(name="base")
     snapshot = DatasetSnapshot.objects.create(name="snap-1", created_by=admin_user)

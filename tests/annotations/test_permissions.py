@@ -7,13 +7,13 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.utils import timezone
 
-from annotations.models import Review
-from annotations.permissions import (
+from annotations.generations.permissions import (
     access_generation_for_user,
     access_model_version_for_user,
-    access_review_for_user,
-    access_song_for_user,
 )
+from annotations.reviews.models import Review
+from annotations.reviews.permissions import access_review_for_user
+from annotations.songs.permissions import access_song_for_user
 from tests import factories
 
 

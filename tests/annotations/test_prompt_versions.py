@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from annotations.models import PromptTemplate
+from annotations.generations.models import PromptTemplate
 from modeling.prompts import LIBRARY
 from tests import factories
 from tests.helpers import client_for
@@ -72,7 +72,7 @@ def test_an_edit_of_the_gold_answer_field_is_a_new_version(admin_user) -> None:
 
 
 def test_answer_fields_are_the_fields_experts_verify() -> None:
-    from annotations.services.reviews import METADATA_FIELDS
+    from annotations.reviews.services import METADATA_FIELDS
 
     assert set(PromptTemplate.AnswerField.values) == {field.name for field in METADATA_FIELDS}
 

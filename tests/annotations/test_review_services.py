@@ -15,17 +15,12 @@ from django.http import Http404
 from django.test import override_settings
 from django.utils import timezone
 
-from annotations.errors import ValidationFailed
-from annotations.models import (
-    ExpertProfile,
-    Flag,
-    GenerationGroup,
-    GenerationHint,
-    Review,
-)
-from annotations.permissions import access_review_for_user
-from annotations.review_selectors import review_queue, review_workspace
-from annotations.services import reviews as svc
+from annotations.core.errors import ValidationFailed
+from annotations.generations.models import GenerationGroup, GenerationHint
+from annotations.reviews import services as svc
+from annotations.reviews.models import ExpertProfile, Flag, Review
+from annotations.reviews.permissions import access_review_for_user
+from annotations.reviews.selectors import review_queue, review_workspace
 from tests import factories
 from tests.helpers import complete_review_form
 

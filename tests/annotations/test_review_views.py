@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 from django.urls import reverse
 
-from annotations.models import Flag, GenerationHint, Review
-from annotations.services import reviews as svc
+from annotations.generations.models import GenerationHint
+from annotations.reviews import services as svc
+from annotations.reviews.models import Flag, Review
 from tests import factories
 from tests.helpers import client_for
 

@@ -19,20 +19,18 @@ from django.urls import reverse
 from django.utils import timezone
 
 import modeling.rewards
-from annotations.errors import ValidationFailed
-from annotations.models import (
-    DatasetSnapshot,
-    Generation,
-    Review,
-    RewardProfile,
-    TrainingRun,
-)
-from annotations.reward_selectors import reward_breakdown, reward_distributions
-from annotations.services.reward_profiles import (
+from annotations.core.errors import ValidationFailed
+from annotations.datasets.models import DatasetSnapshot
+from annotations.generations.models import Generation
+from annotations.reviews.models import Review
+from annotations.rewards.models import RewardProfile
+from annotations.rewards.selectors import reward_breakdown, reward_distributions
+from annotations.rewards.services.reward_profiles import (
     reward_profile_create,
     reward_profile_is_frozen,
     reward_profile_update,
 )
+from annotations.training.models import TrainingRun
 from tests import factories
 from tests.helpers import client_for
 

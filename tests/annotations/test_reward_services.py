@@ -11,23 +11,18 @@ from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from annotations.errors import ValidationFailed
-from annotations.models import (
-    CompositeReward,
-    DatasetSnapshot,
-    Generation,
-    GenerationGroup,
-    Review,
-    RewardProfile,
-    RewardValue,
-    TrainingRun,
-)
-from annotations.services import reviews as review_services
-from annotations.services.rewards import (
+from annotations.core.errors import ValidationFailed
+from annotations.datasets.models import DatasetSnapshot
+from annotations.generations.models import Generation, GenerationGroup
+from annotations.reviews import services as review_services
+from annotations.reviews.models import Review
+from annotations.rewards.models import CompositeReward, RewardProfile, RewardValue
+from annotations.rewards.services.rewards import (
     composites_recompute,
     reward_functions,
     rewards_recompute,
 )
+from annotations.training.models import TrainingRun
 from tests import factories
 from tests.helpers import complete_review_form
 
@@ -155,7 +150,7 @@ def test_submitting_a_review_recomputes_once_and_a_repeat_changes_nothing(
     first, second = _siblings()
     with django_capture_on_commit_callbacks() as callbacks:
         review = _submit(first, flags=[_flag(first, "Sitar")])
-    from annotations.services import rewards
+    from annotations.rewards.services import rewards
 
     scheduled = [c for c in callbacks if getattr(c, "func", None) is rewards._enqueue]
     assert [sorted(c.args[0]) for c in scheduled] == [sorted([first.pk, second.pk])], (

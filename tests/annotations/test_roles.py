@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.contrib.auth.models import Group
 
-from annotations.roles import ADMIN, AUDITOR, EXPERT, ROLE_PERMISSIONS, roles_of
+from annotations.core.roles import ADMIN, AUDITOR, EXPERT, ROLE_PERMISSIONS, roles_of
 from tests import factories
 
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from annotations.models import DatasetExample, DatasetSnapshot
-from annotations.models.training import FrozenSnapshotError
+from annotations.datasets.models import DatasetExample, DatasetSnapshot, FrozenSnapshotError
 from tests import factories
 
 pytestmark = pytest.mark.django_db

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
-from annotations.models import AudioFile, Song, SongAnalysis
-from annotations.services import song_import
-from annotations.services.song_import import SongMetadata, song_import_file
+from annotations.songs.models import AudioFile, Song, SongAnalysis
+from annotations.songs.services import song_import
+from annotations.songs.services.song_import import SongMetadata, song_import_file
 from tests import factories
 from tests.audio_files import FORMATS, write_tone
 from tests.processes import ROOT, process_env
@@ -165,7 +165,7 @@ def test_a_failure_after_the_file_is_stored_leaves_no_row_and_no_file(
 CRASHING_IMPORT = """
 import os, sys, django
 django.setup()
-from annotations.services import song_import
+from annotations.songs.services import song_import
 def crash(name):
     os.kill(os.getpid(), 9)  # as if the machine lost power: no cleanup, no rollback handler
 song_import._fault_point = crash

@@ -9,9 +9,9 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 
-from annotations.models import Song, SongAnalysis
-from annotations.services.analysis import artifact_prefix
-from annotations.services.song_import import SongMetadata, song_import_file
+from annotations.songs.models import Song, SongAnalysis
+from annotations.songs.services.analysis import artifact_prefix
+from annotations.songs.services.song_import import SongMetadata, song_import_file
 from tests import factories
 from tests.audio_files import write_tone
 from tests.helpers import client_for

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import reverse
 
-from annotations.models import ErrorCategory
+from annotations.reviews.models import ErrorCategory
 from tests.helpers import client_for
 
 REQUIRED_HALLUCINATION_CODES = {

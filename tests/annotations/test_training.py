@@ -12,11 +12,13 @@ from typing import Any
 import pytest
 from django.conf import settings as django_settings
 
-from annotations.errors import ValidationFailed
-from annotations.models import DatasetSnapshot, ModelVersion, TrainingMetric, TrainingRun
-from annotations.services import training
-from annotations.services.model_versions import model_version_register_local
-from annotations.services.reward_profiles import reward_profile_is_frozen
+from annotations.core.errors import ValidationFailed
+from annotations.datasets.models import DatasetSnapshot
+from annotations.generations.models import ModelVersion
+from annotations.rewards.services.reward_profiles import reward_profile_is_frozen
+from annotations.training.models import TrainingMetric, TrainingRun
+from annotations.training.services import training
+from annotations.training.services.model_versions import model_version_register_local
 from tests import factories
 from tests.audio_files import write_tone
 from tests.tiny_models import tiny_model_path

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from annotations.models import TrainingMetric, TrainingRun
+from annotations.training.models import TrainingMetric, TrainingRun
 from tests import factories
 from tests.e2e.conftest import browser  # noqa: F401 (the fixture)
 from tests.helpers import sign_in

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from django.core.management import CommandError, call_command
 
-from annotations.models import ModelVersion, TrainingRun
-from annotations.services import training
+from annotations.generations.models import ModelVersion
+from annotations.training.models import TrainingRun
+from annotations.training.services import training
 from tests.annotations.test_training import tiny_version, write_training_snapshot
 
 pytestmark = pytest.mark.django_db

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from django.urls import reverse
 
-from annotations.models import TrainingMetric, TrainingRun
-from annotations.services import training
+from annotations.training.models import TrainingMetric, TrainingRun
+from annotations.training.services import training
 from tests import factories
 from tests.annotations.test_training import write_training_snapshot
 from tests.helpers import client_for

@@ -184,9 +184,9 @@ def objects(
 
     from django.conf import settings
 
-    from annotations.models import SongAnalysis
-    from annotations.services.analysis import artifact_prefix
-    from annotations.services.song_import import SongMetadata, song_import_file
+    from annotations.songs.models import SongAnalysis
+    from annotations.songs.services.analysis import artifact_prefix
+    from annotations.songs.services.song_import import SongMetadata, song_import_file
     from tests.audio_files import write_tone
 
     result = song_import_file(path=write_tone(tmp_path / "a.wav"), metadata=SongMetadata())
@@ -194,7 +194,7 @@ def objects(
     folder = Path(settings.MEDIA_ROOT) / artifact_prefix(analysis)
     folder.mkdir(parents=True)
     (folder / "beats.json").write_text('{"beats": [], "downbeats": []}')
-    from annotations.models import GenerationHint
+    from annotations.generations.models import GenerationHint
     from tests import factories
 
     generation = factories.GenerationFactory(song_id=result.song_id)

@@ -8,7 +8,8 @@ from django.http import QueryDict
 from django.urls import reverse
 from django.utils import timezone
 
-from annotations.models import Review, Song
+from annotations.reviews.models import Review
+from annotations.songs.models import Song
 from tests import factories
 from tests.helpers import client_for
 
@@ -94,7 +95,7 @@ def test_forms_need_a_csrf_token(expert_user) -> None:
 
 
 def test_pagination_keeps_the_filters(expert_user) -> None:
-    from annotations.selectors import SONGS_PER_PAGE
+    from annotations.songs.selectors import SONGS_PER_PAGE
 
     rock = factories.GenreFactory(slug="rock", name="Rock")
     for index in range(SONGS_PER_PAGE + 1):
@@ -118,7 +119,7 @@ def test_pagination_keeps_the_filters(expert_user) -> None:
 @pytest.mark.django_db
 @pytest.mark.parametrize("sort", ["title", "artist", "newest"])
 def test_keyset_pages_visit_every_song_once_even_with_tied_sort_values(sort: str) -> None:
-    from annotations import selectors
+    from annotations.songs import selectors
 
     for index in range(23):
         # Many songs share a title and an artist: the id breaks ties, so none is skipped.

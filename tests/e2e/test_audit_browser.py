@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from annotations.models import ErrorCategory, Review, SongAnalysis
-from annotations.services.analysis import current_analyser_version, song_analysis_run
-from annotations.services.audio_files import audio_file_add
-from annotations.services.audit import audit_refresh_all
+from annotations.audit.services import audit_refresh_all
+from annotations.reviews.models import ErrorCategory, Review
+from annotations.songs.models import SongAnalysis
+from annotations.songs.services.analysis import current_analyser_version, song_analysis_run
+from annotations.songs.services.audio_files import audio_file_add
 from tests import factories
 from tests.audio_files import write_tone
 from tests.helpers import sign_in

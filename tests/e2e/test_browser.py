@@ -60,7 +60,7 @@ def test_an_admin_uploads_two_files_and_watches_the_analysis_finish(  # type: ig
 ) -> None:
     """Drag-and-drop's file input path: one file accepted, one refused with its reason; then the
     song page's analysis status turns to done, live, while a real audio worker analyses it."""
-    from annotations.models import Song
+    from annotations.songs.models import Song
     from tests.audio_files import write_tone
     from tests.processes import celery_worker
 

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from annotations.demo_generations import SAMPLE_OUTPUT
-from annotations.models import Generation, SongAnalysis
-from annotations.services.audio_files import audio_file_add
-from annotations.services.generations import generation_record_output
-from annotations.services.model_versions import model_version_register_local
+from annotations.demo.generations import SAMPLE_OUTPUT
+from annotations.generations.models import Generation
+from annotations.generations.services.generations import generation_record_output
+from annotations.songs.models import SongAnalysis
+from annotations.songs.services.audio_files import audio_file_add
+from annotations.training.services.model_versions import model_version_register_local
 from tests import factories
 from tests.audio_files import write_tone
 from tests.helpers import sign_in

@@ -12,10 +12,12 @@ from typing import Any
 
 import pytest
 
-from annotations.models import Flag, GenerationGroup, Review, SongAnalysis
-from annotations.services.analysis import current_analyser_version, song_analysis_run
-from annotations.services.audio_files import audio_file_add
-from annotations.services.reviews import REVIEW_ASPECTS, review_next
+from annotations.generations.models import GenerationGroup
+from annotations.reviews.models import Flag, Review
+from annotations.reviews.services import REVIEW_ASPECTS, review_next
+from annotations.songs.models import SongAnalysis
+from annotations.songs.services.analysis import current_analyser_version, song_analysis_run
+from annotations.songs.services.audio_files import audio_file_add
 from tests import factories
 from tests.audio_files import write_tone
 from tests.helpers import sign_in
@@ -378,7 +380,7 @@ def test_the_player_seeks_changes_speed_and_loops_a_region_dragged_on_the_wavefo
 def test_a_real_size_review_paints_thirty_flags_and_grades_forty_steps_by_keyboard(
     browser: Any, live_server: Any
 ) -> None:
-    from annotations.services.reviews import flag_save
+    from annotations.reviews.services import flag_save
     from tests.annotations.test_review_views import real_size_output
 
     expert = factories.expert(username="maya")

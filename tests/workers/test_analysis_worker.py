@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from annotations.models import Song, SongAnalysis
-from annotations.services.song_import import SongMetadata, song_import_file
+from annotations.songs.models import Song, SongAnalysis
+from annotations.songs.services.song_import import SongMetadata, song_import_file
 from tests.audio_files import write_tone
 from tests.processes import celery_worker
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from annotations import demo_audio
-from annotations.models import AudioFile
-from annotations.services.audio_files import audio_file_add
+from annotations.demo import audio as demo_audio
+from annotations.songs.models import AudioFile
+from annotations.songs.services.audio_files import audio_file_add
 from tests import factories
 from tests.processes import celery_worker
 from workbench.celery import app

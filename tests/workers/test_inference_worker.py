@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from annotations.models import Generation
-from annotations.services.audio_files import audio_file_add
-from annotations.services.generations import generation_request
-from annotations.services.model_versions import model_version_register_local
+from annotations.generations.models import Generation
+from annotations.generations.services.generations import generation_request
+from annotations.songs.services.audio_files import audio_file_add
+from annotations.training.services.model_versions import model_version_register_local
 from modeling.config import DecodingParams
 from tests import factories
 from tests.audio_files import write_tone

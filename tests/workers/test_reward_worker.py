@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from annotations.models import RewardValue
-from annotations.services import reviews as review_services
+from annotations.reviews import services as review_services
+from annotations.rewards.models import RewardValue
 from tests import factories
 from tests.helpers import complete_review_form
 from tests.processes import celery_worker

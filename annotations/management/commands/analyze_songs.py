@@ -9,9 +9,9 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from annotations.errors import ValidationFailed
-from annotations.models import Song, SongAnalysis
-from annotations.services.analysis import (
+from annotations.core.errors import ValidationFailed
+from annotations.songs.models import Song, SongAnalysis
+from annotations.songs.services.analysis import (
     current_analyser_version,
     song_analysis_request,
     song_analysis_requeue_stuck,

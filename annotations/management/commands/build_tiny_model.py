@@ -7,8 +7,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from annotations.errors import ValidationFailed
-from annotations.services.model_versions import model_version_register_local
+from annotations.core.errors import ValidationFailed
+from annotations.training.services.model_versions import model_version_register_local
 
 
 class Command(BaseCommand):

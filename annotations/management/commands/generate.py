@@ -9,9 +9,10 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db.models import QuerySet
 from tqdm import tqdm
 
-from annotations.errors import ValidationFailed
-from annotations.models import Generation, ModelVersion, PromptTemplate, Song
-from annotations.services.generations import generation_request, generation_run
+from annotations.core.errors import ValidationFailed
+from annotations.generations.models import Generation, ModelVersion, PromptTemplate
+from annotations.generations.services.generations import generation_request, generation_run
+from annotations.songs.models import Song
 from modeling.config import DecodingParams
 
 

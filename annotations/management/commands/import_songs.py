@@ -9,9 +9,9 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from annotations.services.song_import import ImportResult, SongMetadata, song_import_file
-from annotations.services.storage import storage_sweep_orphans
-from annotations.song_manifest import ManifestError, manifest_read
+from annotations.songs.manifest import ManifestError, manifest_read
+from annotations.songs.services.song_import import ImportResult, SongMetadata, song_import_file
+from annotations.songs.services.storage import storage_sweep_orphans
 
 
 class Command(BaseCommand):

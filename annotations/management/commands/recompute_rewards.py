@@ -9,7 +9,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 from tqdm import tqdm
 
-from annotations.services.rewards import BATCH_SIZE, rewards_recompute
+from annotations.rewards.services.rewards import BATCH_SIZE, rewards_recompute
 
 
 class Command(BaseCommand):

@@ -10,7 +10,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 from tqdm import tqdm
 
-from annotations.services.audit import BATCH_SIZE, audit_refresh_all
+from annotations.audit.services import BATCH_SIZE, audit_refresh_all
 
 
 class Command(BaseCommand):

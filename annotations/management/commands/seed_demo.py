@@ -13,23 +13,16 @@ from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from annotations import demo_audio
-from annotations.demo_generations import seed_demo_generations
-from annotations.demo_reviews import seed_demo_reviews
-from annotations.demo_rewards import seed_demo_reward_reviews
-from annotations.demo_training import seed_demo_training
-from annotations.models import (
-    Culture,
-    ExpertProfile,
-    Genre,
-    Instrument,
-    Language,
-    ModelVersion,
-    PromptTemplate,
-    Song,
-)
-from annotations.roles import ADMIN, AUDITOR, EXPERT
-from annotations.services.song_import import SongMetadata, song_import_file
+from annotations.core.roles import ADMIN, AUDITOR, EXPERT
+from annotations.demo import audio as demo_audio
+from annotations.demo.generations import seed_demo_generations
+from annotations.demo.reviews import seed_demo_reviews
+from annotations.demo.rewards import seed_demo_reward_reviews
+from annotations.demo.training import seed_demo_training
+from annotations.generations.models import ModelVersion, PromptTemplate
+from annotations.reviews.models import ExpertProfile
+from annotations.songs.models import Culture, Genre, Instrument, Language, Song
+from annotations.songs.services.song_import import SongMetadata, song_import_file
 
 # (username, role, display name, expertise: genres, cultures, languages, instruments)
 DEMO_USERS: tuple[tuple[str, str, str, list[str], list[str], list[str], list[str]], ...] = (

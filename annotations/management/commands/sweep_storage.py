@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from annotations.services.storage import DEFAULT_GRACE_SECONDS, storage_sweep_orphans
+from annotations.songs.services.storage import DEFAULT_GRACE_SECONDS, storage_sweep_orphans
 
 
 class Command(BaseCommand):

@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from annotations.services.reviews import review_queue_sync, reviews_per_generation
+from annotations.reviews.services import review_queue_sync, reviews_per_generation
 
 
 class Command(BaseCommand):

@@ -11,9 +11,12 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connections
 from tqdm import tqdm
 
-from annotations.errors import ValidationFailed
-from annotations.models import DatasetSnapshot, ModelVersion, RewardProfile, TrainingRun
-from annotations.services.training import training_run_create, training_run_execute
+from annotations.core.errors import ValidationFailed
+from annotations.datasets.models import DatasetSnapshot
+from annotations.generations.models import ModelVersion
+from annotations.rewards.models import RewardProfile
+from annotations.training.models import TrainingRun
+from annotations.training.services.training import training_run_create, training_run_execute
 
 
 class Command(BaseCommand):
@@ -47,7 +50,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from annotations.training_forms import coerce_setting, hyperparameter_fields
+        from annotations.training.forms import coerce_setting, hyperparameter_fields
 
         types = dict(hyperparameter_fields())
         overrides: dict[str, Any] = {}

@@ -1,0 +1,1 @@
+"""The generations room's writes, one module per entity."""

@@ -1,0 +1,1 @@
+"""The rewards room's writes, one module per entity."""

@@ -1,5 +1,0 @@
-from django.urls import path
-
-from annotations.consumers import NotificationConsumer
-
-websocket_urlpatterns = [path("ws/notifications/", NotificationConsumer.as_asgi())]

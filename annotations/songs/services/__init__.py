@@ -1,0 +1,1 @@
+"""The songs room's writes, one module per entity."""

@@ -1,0 +1,1 @@
+"""The training room's writes, one module per entity."""
