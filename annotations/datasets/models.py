@@ -122,3 +122,10 @@ class DatasetExample(models.Model):
         if self.pk is not None and not self._state.adding:
             raise FrozenSnapshotError("Dataset examples are written once and never changed.")
         super().save(*args, **kwargs)
+
+
+# A snapshot's files: one JSON Lines file per (format, split) under STORAGE_DIR, and a manifest.
+FORMATS = tuple(DatasetExample.Format.values)  # sft, grpo, dpo
+SPLITS = tuple(DatasetExample.Split.values)  # train, eval
+STORAGE_DIR = "datasets"
+MANIFEST = "manifest.json"

@@ -11,8 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.db.models import QuerySet
 
-from annotations.datasets.models import DatasetSnapshot
-from annotations.datasets.services import FORMATS, MANIFEST, SPLITS
+from annotations.datasets.models import FORMATS, MANIFEST, SPLITS, DatasetSnapshot
 from annotations.generations.models import ModelVersion
 
 SAMPLE_ROWS = 3

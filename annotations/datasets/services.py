@@ -63,17 +63,20 @@ from django.db.models import Q
 from django.utils import timezone
 
 from annotations.core.errors import ValidationFailed
-from annotations.datasets.models import DatasetExample, DatasetSnapshot
+from annotations.datasets.models import (
+    FORMATS,
+    MANIFEST,
+    SPLITS,
+    STORAGE_DIR,
+    DatasetExample,
+    DatasetSnapshot,
+)
 from annotations.generations.models import Generation, ModelVersion, PromptTemplate
 from annotations.reviews.models import Review
 from annotations.songs.models import AudioFile, Culture, Genre, Song, SongAnalysis
 
 log = logging.getLogger(__name__)
 
-FORMATS = tuple(DatasetExample.Format.values)  # sft, grpo, dpo
-SPLITS = tuple(DatasetExample.Split.values)  # train, eval
-STORAGE_DIR = "datasets"
-MANIFEST = "manifest.json"
 MAX_NAME_LENGTH = 200
 MAX_AGREEING_EXPERTS = 20
 

@@ -11,13 +11,13 @@ from django.utils import timezone
 
 from annotations.generations.models import Generation, GenerationGroup, ModelVersion, PromptTemplate
 from annotations.generations.services.generations import (
+    decoding_params,
     generation_record_output,
     generation_request,
     generation_run,
 )
 from annotations.songs.models import Song, SongAnalysis
 from annotations.training.services.model_versions import model_version_register_local
-from modeling.config import DecodingParams
 
 TINY_MODEL_NAME = "tiny-random-flamingo (demo)"
 SAMPLE_MODEL_NAME = "hand-written sample (not model output)"
@@ -105,7 +105,9 @@ def seed_demo_generations(*, data_dir: Path, stdout: Any = None) -> None:
             model_version=version,
             prompt=prompt,
             samples=2,
-            decoding=DecodingParams(max_new_tokens=48),
+            decoding=decoding_params(
+                max_new_tokens=48, do_sample=True, temperature=0.7, top_p=0.95
+            ),
             seed=1,
         )
         if not inline:

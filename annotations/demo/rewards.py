@@ -22,16 +22,8 @@ from django.contrib.auth import get_user_model
 from annotations.demo.generations import SAMPLE_MODEL_NAME, record_hand_written
 from annotations.generations.models import Generation, GenerationGroup, PromptTemplate
 from annotations.reviews.models import Review
-from annotations.reviews.services import (
-    METADATA_FIELDS,
-    REVIEW_ASPECTS,
-    flag_save,
-    generation_steps,
-    review_claim,
-    review_save_draft,
-    review_submit,
-    sibling_ids,
-)
+from annotations.reviews.rules import METADATA_FIELDS, REVIEW_ASPECTS, generation_steps, sibling_ids
+from annotations.reviews.services import flag_save, review_claim, review_save_draft, review_submit
 from annotations.rewards.services.rewards import rewards_recompute
 
 QUESTION_PROMPT = "tradition-question"

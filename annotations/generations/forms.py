@@ -7,9 +7,8 @@ from typing import Any
 from django import forms
 
 from annotations.generations.models import ModelVersion, PromptTemplate
-from annotations.generations.services.generations import MAX_SAMPLES
+from annotations.generations.services.generations import MAX_SAMPLES, decoding_params
 from annotations.songs.models import Song
-from modeling.config import DecodingParams
 
 
 class GenerationRequestForm(forms.Form):
@@ -46,7 +45,7 @@ class GenerationRequestForm(forms.Form):
         if self.errors:
             return data
         try:
-            data["decoding"] = DecodingParams(
+            data["decoding"] = decoding_params(
                 max_new_tokens=data["max_new_tokens"],
                 do_sample=not data["greedy"],
                 temperature=data["temperature"],

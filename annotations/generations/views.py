@@ -21,6 +21,7 @@ from annotations.generations.forms import GenerationRequestForm
 from annotations.generations.models import GenerationHint
 from annotations.generations.permissions import access_generation_for_user
 from annotations.generations.services.generations import generation_hint_decide, generation_request
+from annotations.generations.services.prompts import prompt_full_text
 from annotations.songs.models import Song
 
 
@@ -94,6 +95,7 @@ def generation_detail(request: HttpRequest, pk: int) -> HttpResponse:
     context = {
         "generation": generation,
         **generation_selectors.generation_detail(generation=generation),
+        "prompt_text": prompt_full_text(generation.prompt),
         "can_decide": request.user.has_perm("annotations.review_generations"),
     }
     return render(request, "generations/detail.html", context)

@@ -5,11 +5,12 @@ from django.conf import settings
 from django.db import migrations, models
 
 from annotations.core.roles import sync_role_groups
-from modeling.prompts import LIBRARY
 
 
 def seed_prompt_library(apps, schema_editor):
     # Version 1 of each library prompt; admins' later edits are new versions, never overwritten.
+    from modeling.prompts import LIBRARY
+
     prompt_model = apps.get_model("annotations", "PromptTemplate")
     for spec in LIBRARY:
         prompt_model.objects.get_or_create(

@@ -13,9 +13,9 @@ from django.db.models import Count
 from django.utils import timezone
 
 from annotations.generations.models import Generation, GenerationHint
-from annotations.reviews import services as review_services
+from annotations.reviews import rules as review_rules
 from annotations.reviews.models import ErrorCategory, Flag, Review
-from annotations.reviews.services import (
+from annotations.reviews.rules import (
     HINT_CATEGORY,
     HINT_SEVERITY,
     METADATA_FIELDS,
@@ -56,7 +56,7 @@ def review_queue(*, expert: Any) -> ReviewQueue:
         submitted_count=counts.get(Review.Status.SUBMITTED, 0),
         skipped_count=counts.get(Review.Status.SKIPPED, 0),
         claim_minutes=settings.WORKBENCH_REVIEW_CLAIM_MINUTES,
-        reviews_per_generation=review_services.reviews_per_generation(),
+        reviews_per_generation=review_rules.reviews_per_generation(),
         max_open=settings.WORKBENCH_MAX_OPEN_REVIEWS,
     )
 
@@ -309,9 +309,9 @@ def review_workspace(*, review: Review) -> dict[str, Any]:
         if analysis
         else song.audio_files.order_by("id").values_list("id", flat=True).first()
     )
-    duration = facts.get("duration_seconds") or review_services.song_duration(generation)
+    duration = facts.get("duration_seconds") or review_rules.song_duration(generation)
     flags = _flags(review)
-    sibling_ids = review_services.sibling_ids(generation)
+    sibling_ids = review_rules.sibling_ids(generation)
     now = timezone.now()
     draft = review.status == Review.Status.DRAFT
     return {
@@ -345,7 +345,7 @@ def review_workspace(*, review: Review) -> dict[str, Any]:
         "metadata": metadata_rows(generation, facts, review.verified_metadata or {}),
         "metadata_statuses": list(METADATA_STATUSES.items()),
         "siblings": _siblings(generation, review, sibling_ids),
-        "problems": review_services.review_problems(review, flags=flags, siblings=sibling_ids)
+        "problems": review_rules.review_problems(review, flags=flags, siblings=sibling_ids)
         if draft
         else [],
         "read_only": not draft,
@@ -372,14 +372,14 @@ def review_flag_panel(*, review: Review) -> dict[str, Any]:
         "version": review.version,
         "flags": flags,
         "hints": _open_hints(generation, review, flags),
-        "problems": review_services.review_problems(review, flags=flags) if draft else [],
+        "problems": review_rules.review_problems(review, flags=flags) if draft else [],
         "read_only": not draft,
     }
 
 
 def _matches_expertise(review: Review, generation: Generation) -> bool:
     """Whether the song is in the expert's declared expertise (from the prefetched song terms)."""
-    expertise = review_services.expertise_of(review.expert)
+    expertise = review_rules.expertise_of(review.expert)
     if not expertise.declared:
         return True
     song = generation.song

@@ -33,6 +33,7 @@ from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
 from annotations.core.errors import ReviewIncomplete, StaleReview, ValidationFailed
 from annotations.core.http import HtmxHttpRequest
 from annotations.generations.models import GenerationHint
+from annotations.reviews import rules as review_rules
 from annotations.reviews import selectors as review_selectors
 from annotations.reviews import services as review_services
 from annotations.reviews.models import Flag, Review
@@ -97,7 +98,7 @@ def review_draft(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         context=lambda saved: {
             "review": saved,
             "version": saved.version,
-            "problems": review_services.review_problems(saved),
+            "problems": review_rules.review_problems(saved),
         },
     )
 

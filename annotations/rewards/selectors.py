@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import math
 from collections import defaultdict
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import (
     Case,
@@ -32,8 +33,9 @@ from django.db.models.functions import Cast, Floor, Greatest, Least
 from annotations.generations.models import Generation, ModelVersion
 from annotations.reviews.models import Review
 from annotations.rewards.models import CompositeReward, RewardProfile, RewardValue
-from annotations.rewards.services.rewards import reward_functions  # the registry, in page order
-from annotations.training.models import TrainingRun
+
+if TYPE_CHECKING:
+    from modeling.rewards import RewardFunction
 
 # Every function scores in [0, 1] but the hallucination penalty, which only subtracts.
 DEFAULT_RANGE = (0.0, 1.0)
@@ -56,13 +58,16 @@ def function_range(name: str) -> tuple[float, float]:
 # --- one generation's breakdown ------------------------------------------------------------------
 
 
-def reward_breakdown(generation: Generation) -> dict[str, Any]:
+def reward_breakdown(
+    generation: Generation, *, functions: Sequence[RewardFunction]
+) -> dict[str, Any]:
     """Each current reward with its value and why, those that do not apply and why, composites.
 
     Four queries whatever the number of rows: values, submitted-review count, active profiles,
-    composites. ``generation`` should come with its prompt (``access_generation_for_user``).
+    composites. ``generation`` should come with its prompt (``access_generation_for_user``);
+    ``functions`` is the reward registry in page order (``services.rewards.reward_functions()``,
+    which the view passes: selectors import no service).
     """
-    functions = reward_functions()
     current_version = {f.name: f.version for f in functions}
     rows = list(
         RewardValue.objects.filter(generation=generation).order_by("function", "-function_version")
@@ -114,7 +119,9 @@ def reward_breakdown(generation: Generation) -> dict[str, Any]:
             }
             for row in history
         ],
-        "composites": _composites(generation, {name: row.value for name, row in current.items()}),
+        "composites": _composites(
+            generation, {name: row.value for name, row in current.items()}, functions
+        ),
         "submitted_reviews": reviewed,
     }
 
@@ -157,7 +164,9 @@ def _not_applicable_reason(
     return "Not computed yet: a recompute is pending."
 
 
-def _composites(generation: Generation, values: dict[str, float]) -> list[dict[str, Any]]:
+def _composites(
+    generation: Generation, values: dict[str, float], functions: Sequence[RewardFunction]
+) -> list[dict[str, Any]]:
     profiles = list(RewardProfile.objects.filter(is_active=True).order_by("name", "-version"))
     stored = {
         c.profile_id: c
@@ -169,7 +178,7 @@ def _composites(generation: Generation, values: dict[str, float]) -> list[dict[s
     for profile in profiles:
         components: list[dict[str, Any]] = []
         total = 0.0
-        for function, raw_weight in _in_registry_order(profile.weights):
+        for function, raw_weight in _in_registry_order(profile.weights, functions):
             weight = _number(raw_weight)
             if weight is None:
                 continue
@@ -336,7 +345,7 @@ def _provenance(provenance: Any) -> dict[str, Any]:
 
 
 def _metadata_label(field: str) -> str:
-    from annotations.reviews.services import METADATA_BY_NAME
+    from annotations.reviews.rules import METADATA_BY_NAME
 
     known = METADATA_BY_NAME.get(field)
     return known.label if known else field.replace("_", " ").capitalize()
@@ -346,7 +355,10 @@ def _metadata_label(field: str) -> str:
 
 
 def reward_distributions(
-    *, model_version_ids: list[int] | None = None, bins: int = 20
+    *,
+    functions: Sequence[RewardFunction],
+    model_version_ids: list[int] | None = None,
+    bins: int = 20,
 ) -> dict[str, Any]:
     """Histograms and count/mean/min/max per reward function (current version) and per active
     profile's composite, per model version, aggregated by PostgreSQL.
@@ -360,7 +372,6 @@ def reward_distributions(
     reward rows on this machine's PostgreSQL (sequential scan and hash aggregate).
     """
     bins = max(1, min(int(bins), MAX_BINS))
-    functions = reward_functions()
     versions = _version_names(model_version_ids)
 
     current = Q(pk__in=[])
@@ -550,15 +561,18 @@ def model_versions_with_rewards() -> list[ModelVersion]:
 # --- profiles ------------------------------------------------------------------------------------
 
 
-def reward_profile_families() -> list[dict[str, Any]]:
+def reward_profile_families(*, functions: Sequence[RewardFunction]) -> list[dict[str, Any]]:
     """Profiles by name, newest version first, each version marked frozen when a run used it."""
-    used = TrainingRun.objects.filter(reward_profile_id=OuterRef("pk"))
+    # The training room's runs, reached through the relation it declares (rewards sits below
+    # training and imports none of it).
+    runs = RewardProfile._meta.get_field("training_runs").related_model
+    used = runs._default_manager.filter(reward_profile_id=OuterRef("pk"))
     profiles = (
         RewardProfile.objects.annotate(frozen=Exists(used))
         .select_related("created_by")
         .order_by("name", "-version")
     )
-    names = {f.name: f for f in reward_functions()}
+    names = {f.name: f for f in functions}
     families: dict[str, list[RewardProfile]] = defaultdict(list)
     for profile in profiles:
         profile.weight_rows = [  # type: ignore[attr-defined]
@@ -568,7 +582,7 @@ def reward_profile_families() -> list[dict[str, Any]]:
                 "text": _weight_text(weight),
                 "known": function in names,
             }
-            for function, weight in _in_registry_order(profile.weights)
+            for function, weight in _in_registry_order(profile.weights, functions)
         ]
         families[profile.name].append(profile)
     return [
@@ -623,9 +637,9 @@ def _weight_text(weight: Any) -> str:
     return "—" if number is None else f"{number:g}"
 
 
-def _in_registry_order(weights: Any) -> list[tuple[str, Any]]:
+def _in_registry_order(weights: Any, functions: Sequence[RewardFunction]) -> list[tuple[str, Any]]:
     """A profile's weights in the order the pages list functions (jsonb keeps no key order)."""
-    order = {f.name: i for i, f in enumerate(reward_functions())}
+    order = {f.name: i for i, f in enumerate(functions)}
     items = weights.items() if isinstance(weights, dict) else []
     return sorted(items, key=lambda kv: (order.get(kv[0], len(order)), kv[0]))
 

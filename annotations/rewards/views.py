@@ -24,6 +24,7 @@ from annotations.rewards.services.reward_profiles import (
     reward_profile_is_frozen,
     reward_profile_update,
 )
+from annotations.rewards.services.rewards import reward_functions
 
 MAX_FILTERED_VERSIONS = 50
 
@@ -34,7 +35,7 @@ def generation_rewards(request: HttpRequest, pk: int) -> HttpResponse:
     generation = access_generation_for_user(request.user, pk)
     context = {
         "generation": generation,
-        **reward_selectors.reward_breakdown(generation),
+        **reward_selectors.reward_breakdown(generation, functions=reward_functions()),
     }
     return render(request, "rewards/breakdown.html", context)
 
@@ -44,7 +45,9 @@ def generation_rewards(request: HttpRequest, pk: int) -> HttpResponse:
 @vary_on_headers("HX-Request")
 def reward_overview(request: HtmxHttpRequest) -> HttpResponse:
     chosen = _version_ids(request.GET.getlist("version"))
-    distributions = reward_selectors.reward_distributions(model_version_ids=chosen or None)
+    distributions = reward_selectors.reward_distributions(
+        functions=reward_functions(), model_version_ids=chosen or None
+    )
     context = {
         "distributions": distributions,
         "charts": reward_selectors.chart_payload(distributions),
@@ -59,7 +62,7 @@ def reward_overview(request: HtmxHttpRequest) -> HttpResponse:
 @permission_required("annotations.view_rewardprofile", raise_exception=True)
 def reward_profile_list(request: HttpRequest) -> HttpResponse:
     context = {
-        "families": reward_selectors.reward_profile_families(),
+        "families": reward_selectors.reward_profile_families(functions=reward_functions()),
         "can_manage": request.user.has_perm("annotations.manage_reward_profiles"),
     }
     return render(request, "rewards/profiles.html", context)

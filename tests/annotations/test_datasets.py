@@ -21,6 +21,7 @@ from annotations.datasets.services import (
     snapshot_retry,
     split_by_song,
 )
+from annotations.generations.services.prompts import prompt_full_text
 from annotations.reviews.models import Review
 from tests import factories
 from tests.snapshots import CORRECTED, ReviewedSongs, build_test_snapshot, reviewed_songs
@@ -150,7 +151,7 @@ def test_sft_rows_are_corrected_captions_accepted_traces_and_accepted_captions(m
     assert trace["source"] == "accepted_trace"
     assert trace["messages"][0]["role"] == "user"
     assert trace["messages"][0]["content"][0] == {"type": "audio"}
-    assert trace["messages"][0]["content"][1]["text"] == made.caption_prompt.full_text
+    assert trace["messages"][0]["content"][1]["text"] == prompt_full_text(made.caption_prompt)
     assert trace["messages"][1] == {
         "role": "assistant",
         "content": [{"type": "text", "text": _target(best)}],
@@ -197,7 +198,7 @@ def test_grpo_rows_carry_the_verified_answer_and_metadata(made) -> None:
     assert question["metadata"]["tempo_bpm"] == 92.0
     assert question["metadata"]["key"] == "D minor"
     assert question["analysis"]["tempo_bpm"] == 92.0 and question["analysis"]["key_tonic"] == "D"
-    assert _text(question["prompt"]) == made.question_prompt.full_text
+    assert _text(question["prompt"]) == prompt_full_text(made.question_prompt)
     caption = rows[f"grpo-{song.pk}-{made.caption_prompt.pk}"]
     assert caption["source"] == "caption" and caption["answer"] is None
     assert caption["metadata"]["instruments"] == ["sitar", "tabla"]

@@ -11,7 +11,7 @@ from annotations.demo.generations import SAMPLE_MODEL_NAME, TINY_MODEL_NAME, see
 from annotations.demo.reviews import seed_demo_reviews
 from annotations.generations.models import Generation
 from annotations.reviews.models import Review
-from annotations.reviews.services import review_problems
+from annotations.reviews.rules import review_problems
 from annotations.songs.services.audio_files import audio_file_add
 from tests import factories
 

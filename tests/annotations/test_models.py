@@ -6,6 +6,7 @@ import pytest
 from django.db import IntegrityError, transaction
 
 from annotations.generations.models import ModelVersion, PromptTemplate
+from annotations.generations.services.prompts import prompt_full_text
 from annotations.reviews.models import Flag, Review
 from tests import factories
 
@@ -64,7 +65,7 @@ def test_a_prompt_name_and_version_identify_one_text(db) -> None:
 
 def test_a_thinking_prompt_carries_the_papers_instruction() -> None:
     prompt = PromptTemplate(name="x", text="Describe this track. ", thinking=True)
-    assert prompt.full_text == (
+    assert prompt_full_text(prompt) == (
         "Describe this track. Output the thinking process in <think> </think> and final answer "
         "in <answer> </answer>."
     )

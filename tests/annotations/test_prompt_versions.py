@@ -6,6 +6,7 @@ import pytest
 from django.urls import reverse
 
 from annotations.generations.models import PromptTemplate
+from annotations.generations.services.prompts import prompt_full_text
 from modeling.prompts import LIBRARY
 from tests import factories
 from tests.helpers import client_for
@@ -18,7 +19,7 @@ def test_the_migration_seeds_every_library_prompt_as_version_one() -> None:
     for spec in LIBRARY:
         assert seeded[spec.name].text == spec.text
         assert seeded[spec.name].thinking == spec.thinking
-    assert seeded["full-caption-think"].full_text.endswith(
+    assert prompt_full_text(seeded["full-caption-think"]).endswith(
         "Output the thinking process in <think> </think> and final answer in <answer> </answer>."
     )
     assert "(A) piano" in seeded["multiple-choice-lead-instrument"].text
@@ -72,7 +73,7 @@ def test_an_edit_of_the_gold_answer_field_is_a_new_version(admin_user) -> None:
 
 
 def test_answer_fields_are_the_fields_experts_verify() -> None:
-    from annotations.reviews.services import METADATA_FIELDS
+    from annotations.reviews.rules import METADATA_FIELDS
 
     assert set(PromptTemplate.AnswerField.values) == {field.name for field in METADATA_FIELDS}
 

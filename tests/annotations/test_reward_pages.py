@@ -30,6 +30,7 @@ from annotations.rewards.services.reward_profiles import (
     reward_profile_is_frozen,
     reward_profile_update,
 )
+from annotations.rewards.services.rewards import reward_functions
 from annotations.training.models import TrainingRun
 from tests import factories
 from tests.helpers import client_for
@@ -186,7 +187,7 @@ def test_the_breakdown_shows_each_value_with_its_definition(auditor_user, scored
 
 
 def test_the_breakdown_lists_matched_and_unmatched_categories(auditor_user, scored) -> None:
-    why = reward_breakdown(scored["generation"])["rewards"][1]["why"]
+    why = reward_breakdown(scored["generation"], functions=reward_functions())["rewards"][1]["why"]
     assert [(c["name"], c["credit"]) for c in why["categories"]] == [("BPM", 1.0), ("Key", 0.0)]
     assert why["lists"] == [("Matched", ["BPM"]), ("Unmatched", ["Key"])]
     html = _breakdown_html(auditor_user, scored["generation"])
@@ -208,7 +209,9 @@ def test_a_quote_with_markup_is_shown_as_text(auditor_user, scored) -> None:
 def test_provenance_names_the_reviews_and_the_fields_without_agreement(
     auditor_user, scored
 ) -> None:
-    provenance = reward_breakdown(scored["generation"])["rewards"][1]["provenance"]
+    provenance = reward_breakdown(scored["generation"], functions=reward_functions())["rewards"][1][
+        "provenance"
+    ]
     assert provenance["reviews"] == [
         {"id": scored["lena"].pk, "version": 3},
         {"id": scored["omar"].pk, "version": 2},
@@ -225,7 +228,10 @@ def test_provenance_names_the_reviews_and_the_fields_without_agreement(
 
 def test_functions_without_a_value_say_why(scored) -> None:
     reasons = {
-        r["name"]: r["reason"] for r in reward_breakdown(scored["generation"])["not_applicable"]
+        r["name"]: r["reason"]
+        for r in reward_breakdown(scored["generation"], functions=reward_functions())[
+            "not_applicable"
+        ]
     }
     assert set(reasons) == {"accuracy", "step_validity", "preference"}
     assert reasons["accuracy"].startswith("Not a question prompt")
@@ -235,7 +241,10 @@ def test_functions_without_a_value_say_why(scored) -> None:
 def test_an_unreviewed_question_output_says_what_is_missing() -> None:
     prompt = factories.PromptTemplateFactory(answer_field="key")
     generation = factories.GenerationFactory(prompt=prompt)
-    reasons = {r["name"]: r["reason"] for r in reward_breakdown(generation)["not_applicable"]}
+    reasons = {
+        r["name"]: r["reason"]
+        for r in reward_breakdown(generation, functions=reward_functions())["not_applicable"]
+    }
     assert reasons["accuracy"].startswith("No verified gold answer")
     assert "“key”" in reasons["accuracy"]
     assert reasons["structured_thinking"].startswith("A question prompt")
@@ -244,7 +253,7 @@ def test_an_unreviewed_question_output_says_what_is_missing() -> None:
 
 
 def test_older_function_versions_are_history(scored) -> None:
-    breakdown = reward_breakdown(scored["generation"])
+    breakdown = reward_breakdown(scored["generation"], functions=reward_functions())
     assert [(r["name"], r["version"], r["value"]) for r in breakdown["history"]] == [
         ("format", 0, 0.0)
     ]
@@ -254,7 +263,7 @@ def test_older_function_versions_are_history(scored) -> None:
 def test_composites_show_weight_times_value_per_component(scored) -> None:
     composite = next(
         c
-        for c in reward_breakdown(scored["generation"])["composites"]
+        for c in reward_breakdown(scored["generation"], functions=reward_functions())["composites"]
         if c["profile"].name == "mix"
     )
     assert [(c["function"], c["contribution"]) for c in composite["components"]] == [
@@ -311,7 +320,10 @@ def test_the_breakdown_reads_every_part_of_the_real_functions_explanations(
             value=score.value,
             details=score.details,
         )
-    rewards = {r["name"]: r["why"] for r in reward_breakdown(generation)["rewards"]}
+    rewards = {
+        r["name"]: r["why"]
+        for r in reward_breakdown(generation, functions=reward_functions())["rewards"]
+    }
     assert set(rewards) == set(scores)
     assert {name: why["extra"] for name, why in rewards.items()} == {name: [] for name in scores}
     assert [f["quoted_text"] for f in rewards["hallucination_penalty"]["flags"]] == ["A minor"]
@@ -340,7 +352,7 @@ def test_the_breakdown_reads_in_a_fixed_number_of_queries(
 ) -> None:
     generation = Generation.objects.select_related("prompt").get(pk=scored["generation"].pk)
     with django_assert_num_queries(4):
-        reward_breakdown(generation)
+        reward_breakdown(generation, functions=reward_functions())
 
 
 def test_the_generation_page_links_to_the_rewards_only_for_those_who_may_read_them(
@@ -400,7 +412,7 @@ def _nonzero(counts: list[int]) -> dict[int, int]:
 
 
 def test_function_histograms_use_fixed_bins_over_the_functions_range(two_versions) -> None:
-    d = reward_distributions(bins=20)
+    d = reward_distributions(functions=reward_functions(), bins=20)
     assert _nonzero(_series(d, "format", "alpha")["counts"]) == {0: 1, 19: 2}
     assert _nonzero(_series(d, "format", "beta")["counts"]) == {0: 1}
     # 0.26 → bin 5, 0.51 → 10, 0.56 → 11 (of 0.05 each over [0, 1]).
@@ -420,7 +432,7 @@ def test_function_histograms_use_fixed_bins_over_the_functions_range(two_version
 
 
 def test_summary_numbers_per_version_and_function(two_versions) -> None:
-    d = reward_distributions()
+    d = reward_distributions(functions=reward_functions())
     a = _series(d, "structured_thinking", "alpha")
     assert (a["count"], a["min"], a["max"]) == (3, 0.26, 0.56)
     assert a["mean"] == pytest.approx((0.26 + 0.56 + 0.51) / 3)
@@ -429,7 +441,7 @@ def test_summary_numbers_per_version_and_function(two_versions) -> None:
 
 
 def test_composites_bin_over_their_own_range(two_versions) -> None:
-    d = reward_distributions(bins=4)
+    d = reward_distributions(functions=reward_functions(), bins=4)
     key = f"profile-{two_versions['profile'].pk}"
     series = _series(d, key, "alpha")
     # [0.5, 2.5] in 4 bins of 0.5: 0.5 → 0, 1.5 → 2, 2.5 (the top) → 3.
@@ -440,7 +452,7 @@ def test_composites_bin_over_their_own_range(two_versions) -> None:
 
 
 def test_distributions_can_be_limited_to_some_versions(two_versions) -> None:
-    d = reward_distributions(model_version_ids=[two_versions["b"].pk])
+    d = reward_distributions(functions=reward_functions(), model_version_ids=[two_versions["b"].pk])
     assert [v["name"] for v in d["model_versions"]] == ["beta"]
 
 
@@ -449,7 +461,7 @@ def test_distributions_are_aggregated_in_the_database(
 ) -> None:
     # Versions, function bins, active profiles, composite ranges, composite bins: whatever the rows.
     with django_assert_num_queries(5):
-        reward_distributions()
+        reward_distributions(functions=reward_functions())
 
 
 def test_the_overview_page_passes_chart_data_as_json_and_lists_the_numbers(

@@ -14,6 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from annotations.core.errors import ValidationFailed
 from annotations.datasets.models import DatasetSnapshot
 from annotations.generations.models import Generation, GenerationGroup
+from annotations.reviews import rules as review_rules
 from annotations.reviews import services as review_services
 from annotations.reviews.models import Review
 from annotations.rewards.models import CompositeReward, RewardProfile, RewardValue
@@ -71,7 +72,7 @@ def _submit(
     if flags:  # "accept" with major flags is refused
         overrides.setdefault("verdict", "reject")
     form = complete_review_form(review, **overrides)
-    siblings = review_services.sibling_ids(generation)
+    siblings = review_rules.sibling_ids(generation)
     for rank, sibling in enumerate(siblings, 1):
         form.setdefault(f"rank_{sibling}", str(rank))
     review = review_services.review_save_draft(

@@ -14,7 +14,8 @@ import pytest
 
 from annotations.generations.models import GenerationGroup
 from annotations.reviews.models import Flag, Review
-from annotations.reviews.services import REVIEW_ASPECTS, review_next
+from annotations.reviews.rules import REVIEW_ASPECTS
+from annotations.reviews.services import review_next
 from annotations.songs.models import SongAnalysis
 from annotations.songs.services.analysis import current_analyser_version, song_analysis_run
 from annotations.songs.services.audio_files import audio_file_add

@@ -4,7 +4,6 @@ from django.conf import settings
 from django.db import models
 
 from annotations.core.models import TimestampedModel
-from modeling.prompts import full_text  # one text for the rows, the library and benchmarks
 
 
 class PromptTemplate(TimestampedModel):
@@ -52,7 +51,3 @@ class PromptTemplate(TimestampedModel):
 
     def __str__(self) -> str:
         return f"{self.name} v{self.version}"
-
-    @property
-    def full_text(self) -> str:
-        return full_text(self.text, thinking=self.thinking)

@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import transaction
@@ -25,9 +25,12 @@ from annotations.generations.models import (
     PromptTemplate,
 )
 from annotations.generations.services import parsing as generation_parsing
+from annotations.generations.services.prompts import prompt_full_text
 from annotations.generations.signals import generations_finished
 from annotations.songs.models import AudioFile, Song, SongAnalysis
-from modeling.config import BatchingConfig, DecodingParams, ModelConfig
+
+if TYPE_CHECKING:
+    from modeling.config import DecodingParams, ModelConfig
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +56,8 @@ def generation_request(
     request.
     Raises ValidationFailed when a song has no usable audio or the numbers are out of range.
     """
+    from modeling.config import DecodingParams
+
     decoding = decoding or DecodingParams()
     if not songs:
         raise ValidationFailed("Pick at least one song.")
@@ -131,9 +136,22 @@ def _audio_file_for(song: Song) -> AudioFile | None:
     return song.audio_files.filter(probe_error="").order_by("id").first()
 
 
+def decoding_params(
+    *, max_new_tokens: int, do_sample: bool, temperature: float, top_p: float
+) -> DecodingParams:
+    """Decoding settings as the model takes them; ``ValueError`` says which value is out of range."""
+    from modeling.config import DecodingParams
+
+    return DecodingParams(
+        max_new_tokens=max_new_tokens, do_sample=do_sample, temperature=temperature, top_p=top_p
+    )
+
+
 def model_config_for(model_version: ModelVersion) -> ModelConfig:
     """Where a worker finds the weights: an absolute path, a path under the storage root, or a
     hub id pinned to the registered revision."""
+    from modeling.config import ModelConfig
+
     uri = model_version.checkpoint_uri
     under_storage = Path(settings.MEDIA_ROOT) / uri
     checkpoint = (
@@ -172,6 +190,7 @@ def generation_run(
     from modeling.audio import AudioPreparationError, PreparedAudio, prepare_audio
     from modeling.backends import GenerationRequest, create_backend
     from modeling.batching import generate_all
+    from modeling.config import BatchingConfig, DecodingParams
 
     claimable = Generation.objects.filter(pk__in=generation_ids, status=Generation.Status.QUEUED)
     if redelivered:
@@ -249,7 +268,7 @@ def generation_run(
                 GenerationRequest(
                     key=row.pk,
                     audio=audio,
-                    prompt=row.prompt.full_text,
+                    prompt=prompt_full_text(row.prompt),
                     decoding=DecodingParams.from_dict(row.decoding),
                     seed=row.seed if row.seed is not None else 0,
                 )

@@ -6,9 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from modeling.hints import find_hints
-from modeling.parsing import parse_generation, part_text
-
 HINT_FIELDS = ("kind", "target", "quoted_text", "claimed", "measured", "message")
 
 
@@ -25,6 +22,8 @@ def parse(raw_text: str) -> Parsed:
     The parser's offsets index ``raw_text``; flags index the think/answer texts, which are cut
     with the parser's own spans so the two always agree.
     """
+    from modeling.parsing import parse_generation, part_text
+
     data = parse_generation(raw_text)
     return Parsed(part_text(raw_text, data, "think"), part_text(raw_text, data, "answer"), data)
 
@@ -34,6 +33,8 @@ def hints(parsed: dict[str, Any], facts: dict[str, Any]) -> list[dict[str, Any]]
     if not facts:
         return []
     rows = []
+    from modeling.hints import find_hints
+
     for hint in find_hints(parsed, facts):
         fields = {name: hint.get(name) for name in HINT_FIELDS}
         fields["target"] = fields["target"] or ""

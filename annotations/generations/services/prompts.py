@@ -10,6 +10,15 @@ from django.db.models import Max
 from annotations.generations.models import PromptTemplate
 
 
+def prompt_full_text(prompt: PromptTemplate) -> str:
+    """What the model is asked with this prompt: its text, plus the paper's thinking instruction
+    when it asks for thinking (``modeling.prompts.full_text``: one text for the rows, the library
+    and the benchmarks)."""
+    from modeling.prompts import full_text
+
+    return full_text(prompt.text, thinking=prompt.thinking)
+
+
 @transaction.atomic
 def prompt_template_save_version(*, prompt: PromptTemplate, actor: Any) -> PromptTemplate:
     """Save ``prompt``'s edited text/thinking as a new version of its name and retire the others.

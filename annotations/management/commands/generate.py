@@ -11,9 +11,12 @@ from tqdm import tqdm
 
 from annotations.core.errors import ValidationFailed
 from annotations.generations.models import Generation, ModelVersion, PromptTemplate
-from annotations.generations.services.generations import generation_request, generation_run
+from annotations.generations.services.generations import (
+    decoding_params,
+    generation_request,
+    generation_run,
+)
 from annotations.songs.models import Song
-from modeling.config import DecodingParams
 
 
 class Command(BaseCommand):
@@ -44,7 +47,7 @@ class Command(BaseCommand):
         if missing:
             raise CommandError(f"No song with id {', '.join(map(str, sorted(missing)))}.")
         try:
-            decoding = DecodingParams(
+            decoding = decoding_params(
                 max_new_tokens=options["max_new_tokens"],
                 do_sample=not options["greedy"],
                 temperature=options["temperature"],

@@ -4,7 +4,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from annotations.reviews.services import review_queue_sync, reviews_per_generation
+from annotations.reviews.rules import reviews_per_generation
+from annotations.reviews.services import review_queue_sync
 
 
 class Command(BaseCommand):

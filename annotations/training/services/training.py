@@ -36,8 +36,7 @@ from django.utils import timezone
 
 from annotations.core.errors import ValidationFailed
 from annotations.core.notifications import notify_user
-from annotations.datasets.models import DatasetSnapshot
-from annotations.datasets.services import MANIFEST
+from annotations.datasets.models import MANIFEST, DatasetSnapshot
 from annotations.generations.models import ModelVersion
 from annotations.rewards.models import RewardProfile
 from annotations.training.models import TrainingMetric, TrainingRun
