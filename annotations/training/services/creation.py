@@ -1,5 +1,6 @@
 """Creating training runs: validate a launch, record the queued run with its full config, enqueue it
-on ``gpu_training`` after commit; cancel a run; record why one failed.
+on ``gpu_training`` after commit; cancel a run; record why one failed. Also what the launch form
+and ``manage.py train`` need from the trainer's config (its settings, presets and their values).
 
 Nothing here trains: executing a run is ``services.execution``. These functions run in the web
 process and in commands; ``modeling`` is imported inside them (it imports no torch at import time).
@@ -8,6 +9,7 @@ A run's files live under ``MEDIA_ROOT/training/runs/<pk>/`` (``run_dir``).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import uuid
@@ -172,3 +174,30 @@ def training_run_mark_failed(*, run: TrainingRun, reason: str) -> TrainingRun:
 def run_dir(run: TrainingRun) -> Path:
     """The run's folder in storage: checkpoints, final weights, ``events.jsonl``, ``train.log``."""
     return Path(settings.MEDIA_ROOT) / (run.output_dir or f"{RUNS_DIR}/{run.pk}")
+
+
+# --- The trainer's settings, for the launch form and the command ---------------------------------
+
+
+def training_setting_types() -> list[tuple[str, str]]:
+    """(name, type) of every ``TrainingConfig`` setting, in the dataclass's order."""
+    from modeling.training.config import TrainingConfig
+
+    return [(f.name, str(f.type)) for f in dataclasses.fields(TrainingConfig)]
+
+
+def training_preset_names() -> list[str]:
+    """The hyperparameter presets a run can start from (``paper`` first)."""
+    from modeling.training.config import PRESETS
+
+    return list(PRESETS)
+
+
+def training_preset_settings(stage: str, preset: str, *, use_lora: bool = True) -> dict[str, Any]:
+    """A preset's full settings for a stage (every field, defaults filled in).
+
+    Raises ValueError when the stage or the preset is unknown.
+    """
+    from modeling.training.config import training_config
+
+    return training_config(stage, preset=preset, use_lora=use_lora).as_dict()
