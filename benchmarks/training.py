@@ -60,6 +60,7 @@ from typing import Any
 from modeling.tiny import build_tiny_model, parameter_count
 from modeling.training.config import TrainingConfig, common_training_args, training_config
 from modeling.training.runner import (
+    Hooks,
     TrainingHooks,
     TrainingJob,
     _device,
@@ -158,7 +159,7 @@ class TimedHooks(TrainingHooks):
     """The run's hooks, with the clock read when the runner reports a step and the time spent in
     the per-step hooks (``on_log``, ``should_stop``) added up."""
 
-    def __init__(self, inner: TrainingHooks, clock: Clock) -> None:
+    def __init__(self, inner: Hooks, clock: Clock) -> None:
         self.inner, self.clock = inner, clock
         self.seconds = 0.0
 
@@ -198,7 +199,7 @@ def clock_callback(clock: Clock) -> Any:
 # --- Hooks -------------------------------------------------------------------------------------
 
 
-def django_hooks(stage: str, model_dir: Path) -> Callable[[], TrainingHooks]:
+def django_hooks(stage: str, model_dir: Path) -> Callable[[], Hooks]:
     """A factory of the worker's ``RunHooks`` on a fresh ``TrainingRun`` row per run."""
     import django
 
@@ -209,7 +210,7 @@ def django_hooks(stage: str, model_dir: Path) -> Callable[[], TrainingHooks]:
     from annotations.datasets.models import DatasetSnapshot
     from annotations.generations.models import ModelVersion
     from annotations.training.models import TrainingRun
-    from annotations.training.services.training import RunHooks
+    from annotations.training.services.execution import RunHooks
 
     admin, _ = User.objects.get_or_create(username="bench-trainer")
     version, _ = ModelVersion.objects.get_or_create(
@@ -219,7 +220,7 @@ def django_hooks(stage: str, model_dir: Path) -> Callable[[], TrainingHooks]:
         name="bench-training", defaults={"status": DatasetSnapshot.Status.FROZEN}
     )
 
-    def make() -> TrainingHooks:
+    def make() -> Hooks:
         run = TrainingRun.objects.create(
             stage=stage,
             base_version=version,
@@ -241,7 +242,7 @@ def file_hooks(output_dir: Path) -> TrainingHooks:
 # --- The modes ---------------------------------------------------------------------------------
 
 
-def workbench(job: TrainingJob, hooks: TrainingHooks) -> dict[str, Any]:
+def workbench(job: TrainingJob, hooks: Hooks) -> dict[str, Any]:
     clock = Clock()
     timed = TimedHooks(hooks, clock)
     started = time.perf_counter()

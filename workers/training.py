@@ -1,9 +1,10 @@
 """Tasks on the ``gpu_training`` queue: TRL training runs.
 
 A run takes hours, so its message is acknowledged late and rejected back to the broker when the
-worker is lost; the run's advisory lock (annotations.training.services.training) makes any redelivery
-harmless: a delivery that finds the run held returns at once, one that finds it finished returns
-quietly, and one that finds it running with nobody holding it resumes from the last checkpoint.
+worker is lost; the run's advisory lock (annotations.training.services.execution) makes any
+redelivery harmless: a delivery that finds the run held returns at once, one that finds it finished
+returns quietly, and one that finds it running with nobody holding it resumes from the last
+checkpoint.
 A worker that consumes ``gpu_training`` re-enqueues such orphaned runs when it starts.
 
 Importing this module imports no torch (the modeling functions import it when they run). Run these
@@ -20,7 +21,7 @@ from typing import Any
 from celery import Task, shared_task
 from celery.signals import worker_ready
 
-from annotations.training.services.training import training_run_execute, training_runs_recover
+from annotations.training.services.execution import training_run_execute, training_runs_recover
 from workbench.celery import QUEUE_GPU_TRAINING
 
 log = logging.getLogger(__name__)

@@ -20,8 +20,9 @@ from annotations.generations.models import Generation, GenerationGroup, ModelVer
 from annotations.rewards.models import RewardProfile
 from annotations.songs.models import Song
 from annotations.training.models import TrainingRun
+from annotations.training.services.creation import training_run_create
 from annotations.training.services.evaluations import evaluation_run, evaluation_schedule
-from annotations.training.services.training import training_run_create, training_run_execute
+from annotations.training.services.execution import training_run_execute
 
 SNAPSHOT_NAME = "demo-feedback-v1"
 PLAIN_CAPTION = (

@@ -3,7 +3,6 @@ preset's hyperparameters, each overridable. Messages say what to fix."""
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from django import forms
@@ -12,7 +11,13 @@ from django.urls import reverse
 from annotations.datasets.models import DatasetSnapshot
 from annotations.generations.models import ModelVersion
 from annotations.rewards.models import RewardProfile
+from annotations.training.hyperparameters import coerce_setting, display_setting
 from annotations.training.models import TrainingRun
+from annotations.training.services.creation import (
+    training_preset_names,
+    training_preset_settings,
+    training_setting_types,
+)
 
 # Set by the form itself (stage, LoRA or full) rather than typed in as a hyperparameter.
 _NOT_OVERRIDABLE = ("stage", "use_lora")
@@ -30,27 +35,15 @@ _LORA_ONLY = ("lora_r", "lora_alpha", "lora_dropout")
 
 def hyperparameter_fields() -> list[tuple[str, str]]:
     """(name, type) of every overridable TrainingConfig setting, in the dataclass's order."""
-    from modeling.training.config import TrainingConfig
-
     return [
-        (f.name, str(f.type))
-        for f in dataclasses.fields(TrainingConfig)
-        if f.name not in _NOT_OVERRIDABLE
+        (name, type_) for name, type_ in training_setting_types() if name not in _NOT_OVERRIDABLE
     ]
-
-
-def preset_names() -> list[str]:
-    from modeling.training.config import PRESETS
-
-    return list(PRESETS)
 
 
 def preset_values(stage: str, preset: str, *, use_lora: bool = True) -> dict[str, Any]:
     """The preset's full settings for a stage (every field, defaults filled in); {} if unknown."""
-    from modeling.training.config import training_config
-
     try:
-        return training_config(stage, preset=preset, use_lora=use_lora).as_dict()
+        return training_preset_settings(stage, preset, use_lora=use_lora)
     except ValueError:
         return {}
 
@@ -74,42 +67,6 @@ def hyperparameter_rows(stage: str, preset: str, data: Any = None) -> list[dict[
             }
         )
     return rows
-
-
-def display_setting(value: Any) -> str:
-    """A setting as it is typed back in: 1.5e-05 rather than 0.000015, auto for None."""
-    if value is None:
-        return "auto"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
-
-
-def coerce_setting(name: str, type_name: str, raw: str) -> Any:
-    """A typed value from the text box; ValueError says what was expected."""
-    text = raw.strip()
-    optional = "None" in type_name
-    if optional and text.lower() in ("none", "auto"):
-        return None
-    if type_name.startswith("bool"):
-        if text.lower() in ("true", "yes", "1", "on"):
-            return True
-        if text.lower() in ("false", "no", "0", "off"):
-            return False
-        raise ValueError(f"{name} must be true or false{' (or auto)' if optional else ''}")
-    if type_name.startswith("int"):
-        try:
-            return int(text)
-        except ValueError:
-            raise ValueError(f"{name} must be a whole number, not {text!r}") from None
-    if type_name.startswith("float"):
-        try:
-            return float(text)
-        except ValueError:
-            raise ValueError(f"{name} must be a number, not {text!r}") from None
-    return text
 
 
 class TrainingRunForm(forms.Form):
@@ -144,7 +101,7 @@ class TrainingRunForm(forms.Form):
         super().__init__(*args, **kwargs)
         preset_field = self.fields["preset"]
         assert isinstance(preset_field, forms.ChoiceField)
-        preset_field.choices = [(name, name) for name in preset_names()]
+        preset_field.choices = [(name, name) for name in training_preset_names()]
         # Picking another stage or preset redraws the hyperparameter table (typed values kept).
         for name in ("stage", "preset"):
             self.fields[name].widget.attrs.update(

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
+from annotations.training.hyperparameters import display_setting
 from annotations.training.models import TrainingMetric, TrainingRun
 
 ACTIVE = (TrainingRun.Status.QUEUED, TrainingRun.Status.RUNNING)
@@ -63,6 +64,4 @@ def chart_specs() -> list[dict[str, Any]]:
 
 def config_rows(run: TrainingRun) -> list[tuple[str, str]]:
     """The recorded hyperparameters, in the order they were recorded."""
-    from annotations.training.forms import display_setting
-
     return [(name, display_setting(value)) for name, value in (run.config or {}).items()]

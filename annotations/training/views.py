@@ -18,7 +18,7 @@ from annotations.core.http import HtmxHttpRequest
 from annotations.training import selectors as training_selectors
 from annotations.training.forms import TrainingRunForm
 from annotations.training.permissions import access_training_run_for_user
-from annotations.training.services.training import training_run_cancel, training_run_create
+from annotations.training.services.creation import training_run_cancel, training_run_create
 
 
 @require_GET

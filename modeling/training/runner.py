@@ -21,7 +21,7 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from modeling.training.config import STAGE_FORMAT, TrainingConfig, common_training_args
 from modeling.training.data import audio_loader, is_reasoning_row, load_rows
@@ -105,6 +105,20 @@ class TrainingHooks:
         return False
 
 
+class Hooks(Protocol):
+    """What ``run_training`` calls, matched by shape: a ``TrainingHooks`` subclass, or any class
+    with these four methods (the workbench's ``RunHooks``, whose module may not import this one
+    at import time)."""
+
+    def on_start(self, *, total_steps: int, resumed_from_step: int) -> None: ...
+
+    def on_log(self, *, step: int, total_steps: int, values: dict[str, float]) -> None: ...
+
+    def on_checkpoint(self, *, step: int, path: Path) -> None: ...
+
+    def should_stop(self) -> bool: ...
+
+
 @dataclass
 class TrainingResult:
     status: str  # "completed" | "cancelled"
@@ -154,7 +168,7 @@ def last_checkpoint(output_dir: Path) -> tuple[int, Path] | None:
     return max(found) if found else None
 
 
-def run_training(job: TrainingJob, hooks: TrainingHooks | None = None) -> TrainingResult:
+def run_training(job: TrainingJob, hooks: Hooks | None = None) -> TrainingResult:
     """Train ``job.config.stage`` on the snapshot's train split and write ``job.output_dir``.
 
     Resumes from the newest checkpoint in ``output_dir/checkpoints`` when there is one (a crashed
@@ -279,6 +293,17 @@ def _save_final(trainer: Any, job: TrainingJob) -> tuple[Path, Path | None]:
     return final_dir, adapter_dir
 
 
+def cuda_device_count() -> int:
+    """The CUDA devices torch sees on this machine (0 without any).
+
+    Counting does not initialise ``torch.cuda``: the caller (a launcher's parent) holds no CUDA
+    context afterwards.
+    """
+    import torch
+
+    return torch.cuda.device_count()
+
+
 @contextlib.contextmanager
 def _device(device: str) -> Iterator[None]:
     """``device="cpu"`` on a machine with a GPU: accelerate reads this before it picks a device."""
@@ -320,7 +345,7 @@ def log_values(logs: Mapping[str, Any], stage: str) -> dict[str, float]:
     return values
 
 
-def _progress_callback(hooks: TrainingHooks, stage: str) -> Any:
+def _progress_callback(hooks: Hooks, stage: str) -> Any:
     """A TrainerCallback that forwards progress to ``hooks`` and stops the run when asked."""
     from transformers import TrainerCallback
 

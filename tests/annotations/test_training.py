@@ -17,7 +17,7 @@ from annotations.datasets.models import DatasetSnapshot
 from annotations.generations.models import ModelVersion
 from annotations.rewards.services.reward_profiles import reward_profile_is_frozen
 from annotations.training.models import TrainingMetric, TrainingRun
-from annotations.training.services import training
+from annotations.training.services import creation, execution, launchers
 from annotations.training.services.model_versions import model_version_register_local
 from tests import factories
 from tests.audio_files import write_tone
@@ -133,7 +133,9 @@ def enqueued(monkeypatch) -> list[tuple[int, str]]:
     """What would have gone to the broker (run id, task id)."""
     sent: list[tuple[int, str]] = []
     monkeypatch.setattr(
-        training, "_enqueue", lambda run_id, task_id: sent.append((run_id, task_id))
+        creation,
+        "training_run_enqueue",
+        lambda *, run_id, task_id: sent.append((run_id, task_id)),
     )
     return sent
 
@@ -147,7 +149,7 @@ def _launch(snapshot: DatasetSnapshot, **kwargs: Any) -> TrainingRun:
         "overrides": SMOKE,
     }
     values.update(kwargs)
-    return training.training_run_create(**values)
+    return creation.training_run_create(**values)
 
 
 # --- Launch --------------------------------------------------------------------------------------
@@ -204,17 +206,17 @@ def test_using_a_profile_freezes_it(snapshot, enqueued) -> None:
 
 
 def test_cancelling_a_queued_run_cancels_it_at_once(snapshot, enqueued) -> None:
-    run = training.training_run_cancel(run=_launch(snapshot))
+    run = creation.training_run_cancel(run=_launch(snapshot))
     assert run.status == TrainingRun.Status.CANCELLED and run.finished_at is not None
     # Its message still arrives: the delivery finds nothing to do.
-    assert training.training_run_execute(run_id=run.pk).status == TrainingRun.Status.CANCELLED
+    assert execution.training_run_execute(run_id=run.pk).status == TrainingRun.Status.CANCELLED
     assert run.attempts == 0
 
 
 def test_cancelling_a_running_run_asks_it_to_stop(snapshot, enqueued) -> None:
     run = _launch(snapshot)
     TrainingRun.objects.filter(pk=run.pk).update(status=TrainingRun.Status.RUNNING)
-    run = training.training_run_cancel(run=run)
+    run = creation.training_run_cancel(run=run)
     assert run.status == TrainingRun.Status.RUNNING and run.cancel_requested_at is not None
 
 
@@ -222,7 +224,7 @@ def test_a_finished_run_cannot_be_cancelled(snapshot, enqueued) -> None:
     run = _launch(snapshot)
     TrainingRun.objects.filter(pk=run.pk).update(status=TrainingRun.Status.SUCCEEDED)
     with pytest.raises(ValidationFailed, match="already succeeded"):
-        training.training_run_cancel(run=run)
+        creation.training_run_cancel(run=run)
 
 
 # --- Execute (in-process, the tiny model) --------------------------------------------------------
@@ -230,7 +232,7 @@ def test_a_finished_run_cannot_be_cancelled(snapshot, enqueued) -> None:
 
 def test_an_sft_run_trains_registers_a_version_and_keeps_its_metrics(snapshot, enqueued) -> None:
     run = _launch(snapshot)
-    run = training.training_run_execute(run_id=run.pk, task_id="t-1")
+    run = execution.training_run_execute(run_id=run.pk, task_id="t-1")
     assert run is not None
     assert run.status == TrainingRun.Status.SUCCEEDED, run.error
     assert (run.step, run.total_steps, run.progress, run.attempts) == (2, 2, 1.0, 1)
@@ -242,16 +244,16 @@ def test_an_sft_run_trains_registers_a_version_and_keeps_its_metrics(snapshot, e
     assert [row.step for row in rows] == [1, 2]
     assert {"loss", "learning_rate", "steps_per_second"} <= set(rows[-1].values)
     # A late duplicate delivery of the finished run changes nothing.
-    again = training.training_run_execute(run_id=run.pk, task_id="t-2")
+    again = execution.training_run_execute(run_id=run.pk, task_id="t-2")
     assert again is not None and again.attempts == 1 and again.celery_task_id == "t-1"
 
 
 def test_a_delivery_that_finds_the_run_held_returns_quietly(snapshot, enqueued) -> None:
     run = _launch(snapshot)
-    other = training._lock_connection()  # another worker's session holding the run
+    other = execution._lock_connection()  # another worker's session holding the run
     try:
-        other.execute("SELECT pg_advisory_lock(%s, %s)", (training._LOCK_CLASS, run.pk))
-        assert training.training_run_execute(run_id=run.pk, task_id="dup") is None
+        other.execute("SELECT pg_advisory_lock(%s, %s)", (execution._LOCK_CLASS, run.pk))
+        assert execution.training_run_execute(run_id=run.pk, task_id="dup") is None
     finally:
         other.close()
     run.refresh_from_db()
@@ -264,11 +266,11 @@ def test_a_cancel_stops_the_run_after_a_checkpoint_and_a_lost_worker_resumes_fro
     run = _launch(snapshot, overrides={"save_steps": 1, "max_steps": 3})
     # Asked to stop before its first step ends: it stops after step 1, with a checkpoint.
     TrainingRun.objects.filter(pk=run.pk).update(cancel_requested_at="2026-01-01T00:00:00Z")
-    run = training.training_run_execute(run_id=run.pk)
+    run = execution.training_run_execute(run_id=run.pk)
     assert run is not None
     assert run.status == TrainingRun.Status.CANCELLED, run.error
     assert run.step == 1 and run.last_checkpoint_step == 1
-    assert (training.run_dir(run) / "checkpoints" / "checkpoint-1").is_dir()
+    assert (creation.run_dir(run) / "checkpoints" / "checkpoint-1").is_dir()
     assert not ModelVersion.objects.filter(training_run=run).exists()
 
     # Now pretend its worker died at step 2 after logging it: running, lock free.
@@ -276,7 +278,7 @@ def test_a_cancel_stops_the_run_after_a_checkpoint_and_a_lost_worker_resumes_fro
         status=TrainingRun.Status.RUNNING, cancel_requested_at=None, step=2
     )
     TrainingMetric.objects.create(run=run, step=2, values={"loss": 99.0})
-    run = training.training_run_execute(run_id=run.pk, redelivered=True)
+    run = execution.training_run_execute(run_id=run.pk, redelivered=True)
     assert run is not None
     assert run.status == TrainingRun.Status.SUCCEEDED, run.error
     assert run.attempts == 2 and run.step == 3
@@ -288,7 +290,7 @@ def test_a_cancel_stops_the_run_after_a_checkpoint_and_a_lost_worker_resumes_fro
 
 def test_a_failure_is_recorded_readably(snapshot, enqueued) -> None:
     run = _launch(snapshot, base_version=factories.ModelVersionFactory(checkpoint_uri="/nowhere"))
-    run = training.training_run_execute(run_id=run.pk)
+    run = execution.training_run_execute(run_id=run.pk)
     assert run is not None
     assert run.status == TrainingRun.Status.FAILED
     assert "/nowhere" in run.error and run.finished_at is not None
@@ -303,10 +305,10 @@ def test_recovery_re_enqueues_running_runs_whose_worker_is_gone(snapshot, enqueu
         status=TrainingRun.Status.RUNNING
     )
     enqueued.clear()
-    other = training._lock_connection()
+    other = execution._lock_connection()
     try:
-        other.execute("SELECT pg_advisory_lock(%s, %s)", (training._LOCK_CLASS, held.pk))
-        assert training.training_runs_recover() == [orphan.pk]
+        other.execute("SELECT pg_advisory_lock(%s, %s)", (execution._LOCK_CLASS, held.pk))
+        assert execution.training_runs_recover() == [orphan.pk]
     finally:
         other.close()
     orphan.refresh_from_db()
@@ -322,10 +324,10 @@ def test_the_accelerate_command_launches_the_training_module_with_a_shipped_conf
 ) -> None:
     settings.WORKBENCH_TRAINING_LAUNCHER = "accelerate"
     settings.WORKBENCH_ACCELERATE_CONFIG = config
-    monkeypatch.setattr(training, "_gpu_count", lambda: 4)
+    monkeypatch.setattr(launchers, "_gpu_count", lambda: 4)
     run = _launch(snapshot)
-    job = training.training_job_for(run)
-    command = training.launcher_command(job)
+    job = execution.training_job_for(run)
+    command = launchers.launcher_command(job)
     assert command[1:3] == ["-m", "accelerate.commands.launch"]
     config_file = Path(command[command.index("--config_file") + 1])
     assert config_file.is_file() and config_file.name == f"{config}.yaml"
@@ -343,13 +345,13 @@ def test_a_run_in_a_child_process_streams_its_events_into_the_rows(
 ) -> None:
     settings.WORKBENCH_TRAINING_LAUNCHER = "subprocess"
     run = _launch(snapshot)
-    run = training.training_run_execute(run_id=run.pk)
+    run = execution.training_run_execute(run_id=run.pk)
     assert run is not None
     assert run.status == TrainingRun.Status.SUCCEEDED, run.error
     assert run.step == 2 and run.last_checkpoint_step == 2
     assert list(TrainingMetric.objects.filter(run=run).values_list("step", flat=True)) == [1, 2]
     assert ModelVersion.objects.filter(training_run=run).exists()
-    assert (training.run_dir(run) / "events.jsonl").is_file()
+    assert (creation.run_dir(run) / "events.jsonl").is_file()
 
 
 def test_a_cancel_reaches_a_child_process_through_its_stop_file(
@@ -358,17 +360,17 @@ def test_a_cancel_reaches_a_child_process_through_its_stop_file(
     settings.WORKBENCH_TRAINING_LAUNCHER = "subprocess"
     run = _launch(snapshot, overrides={"max_steps": 3, "save_steps": 10})
     TrainingRun.objects.filter(pk=run.pk).update(cancel_requested_at="2026-01-01T00:00:00Z")
-    run = training.training_run_execute(run_id=run.pk)
+    run = execution.training_run_execute(run_id=run.pk)
     assert run is not None
     assert run.status == TrainingRun.Status.CANCELLED, run.error
     assert run.step == 1 and run.last_checkpoint_step == 1
-    assert (training.run_dir(run) / "checkpoints" / "checkpoint-1").is_dir()
+    assert (creation.run_dir(run) / "checkpoints" / "checkpoint-1").is_dir()
 
 
 def test_a_failing_child_process_fails_the_run_with_its_error(settings, snapshot, enqueued) -> None:
     settings.WORKBENCH_TRAINING_LAUNCHER = "subprocess"
     run = _launch(snapshot, base_version=factories.ModelVersionFactory(checkpoint_uri="/nowhere"))
-    run = training.training_run_execute(run_id=run.pk)
+    run = execution.training_run_execute(run_id=run.pk)
     assert run is not None
     assert run.status == TrainingRun.Status.FAILED and "/nowhere" in run.error
 
@@ -382,13 +384,13 @@ def test_the_lease_is_taken_once_and_freed_by_a_stale_heartbeat(snapshot, enqueu
     from django.utils import timezone
 
     run = _launch(snapshot)
-    with training._lease(run.pk) as first:
+    with execution._lease(run.pk) as first:
         assert first
-        with training._lease(run.pk) as second:
+        with execution._lease(run.pk) as second:
             assert not second  # a live holder (this very process)
-        stale = timezone.now() - timedelta(seconds=training.LEASE_SECONDS + 1)
+        stale = timezone.now() - timedelta(seconds=execution.LEASE_SECONDS + 1)
         TrainingRun.objects.filter(pk=run.pk).update(heartbeat_at=stale)
-        with training._lease(run.pk) as after_silence:
+        with execution._lease(run.pk) as after_silence:
             assert after_silence
 
 
@@ -404,7 +406,7 @@ def test_the_lease_of_a_dead_process_on_this_machine_is_free_at_once(snapshot, e
     TrainingRun.objects.filter(pk=run.pk).update(
         worker=f"{socket.gethostname()}:{dead.pid}", heartbeat_at=timezone.now()
     )
-    with training._lease(run.pk) as taken:
+    with execution._lease(run.pk) as taken:
         assert taken
 
 
@@ -420,11 +422,11 @@ def test_a_run_under_accelerate_launch_trains_and_reports_back(
     )
     settings.WORKBENCH_TRAINING_LAUNCHER = "accelerate"
     settings.WORKBENCH_ACCELERATE_CONFIG = str(config)
-    run = training.training_run_execute(run_id=_launch(snapshot).pk)
+    run = execution.training_run_execute(run_id=_launch(snapshot).pk)
     assert run is not None
     assert run.status == TrainingRun.Status.SUCCEEDED, run.error
     assert run.step == 2 and ModelVersion.objects.filter(training_run=run).exists()
-    events = (training.run_dir(run) / "events.jsonl").read_text().splitlines()
+    events = (creation.run_dir(run) / "events.jsonl").read_text().splitlines()
     assert [json.loads(line)["event"] for line in events][-1] == "result"
 
 
@@ -435,7 +437,7 @@ def test_a_run_whose_worker_died_after_a_cancel_request_ends_cancelled_without_t
     TrainingRun.objects.filter(pk=run.pk).update(
         status=TrainingRun.Status.RUNNING, attempts=1, cancel_requested_at="2026-01-01T00:00:00Z"
     )
-    run = training.training_run_execute(run_id=run.pk, redelivered=True)
+    run = execution.training_run_execute(run_id=run.pk, redelivered=True)
     assert run is not None
     assert run.status == TrainingRun.Status.CANCELLED and run.attempts == 1
     assert not TrainingMetric.objects.filter(run=run).exists()
@@ -444,7 +446,7 @@ def test_a_run_whose_worker_died_after_a_cancel_request_ends_cancelled_without_t
 def test_logged_steps_are_written_in_batches_and_at_every_checkpoint() -> None:
     run = factories.TrainingRunFactory(status=TrainingRun.Status.RUNNING)
     now = [0.0]
-    hooks = training.RunHooks(run, clock=lambda: now[0])
+    hooks = execution.RunHooks(run, clock=lambda: now[0])
     hooks.on_log(step=1, total_steps=4, values={"loss": 2.0, "learning_rate": 1e-5})
     now[0] = 0.5
     hooks.on_log(step=2, total_steps=4, values={"loss": 1.5, "eval_loss": 1.7})

@@ -7,7 +7,7 @@ from django.core.management import CommandError, call_command
 
 from annotations.generations.models import ModelVersion
 from annotations.training.models import TrainingRun
-from annotations.training.services import training
+from annotations.training.services import creation
 from tests.annotations.test_training import tiny_version, write_training_snapshot
 
 pytestmark = pytest.mark.django_db
@@ -17,7 +17,9 @@ pytestmark = pytest.mark.django_db
 def enqueued(monkeypatch) -> list[tuple[int, str]]:
     sent: list[tuple[int, str]] = []
     monkeypatch.setattr(
-        training, "_enqueue", lambda run_id, task_id: sent.append((run_id, task_id))
+        creation,
+        "training_run_enqueue",
+        lambda *, run_id, task_id: sent.append((run_id, task_id)),
     )
     return sent
 

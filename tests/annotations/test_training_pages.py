@@ -9,7 +9,7 @@ import pytest
 from django.urls import reverse
 
 from annotations.training.models import TrainingMetric, TrainingRun
-from annotations.training.services import training
+from annotations.training.services import creation
 from tests import factories
 from tests.annotations.test_training import write_training_snapshot
 from tests.helpers import client_for
@@ -21,7 +21,9 @@ pytestmark = pytest.mark.django_db
 def enqueued(monkeypatch) -> list[tuple[int, str]]:
     sent: list[tuple[int, str]] = []
     monkeypatch.setattr(
-        training, "_enqueue", lambda run_id, task_id: sent.append((run_id, task_id))
+        creation,
+        "training_run_enqueue",
+        lambda *, run_id, task_id: sent.append((run_id, task_id)),
     )
     return sent
 

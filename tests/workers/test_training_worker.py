@@ -21,8 +21,8 @@ from annotations.generations.models import Generation, ModelVersion
 from annotations.generations.services.generations import generation_request
 from annotations.rewards.models import RewardProfile
 from annotations.training.models import TrainingMetric, TrainingRun
+from annotations.training.services.creation import run_dir, training_run_cancel, training_run_create
 from annotations.training.services.model_versions import model_version_register_local
-from annotations.training.services.training import run_dir, training_run_cancel, training_run_create
 from modeling.config import DecodingParams
 from tests import factories
 from tests.processes import celery_worker

@@ -16,7 +16,8 @@ from annotations.datasets.models import DatasetSnapshot
 from annotations.generations.models import ModelVersion
 from annotations.rewards.models import RewardProfile
 from annotations.training.models import TrainingRun
-from annotations.training.services.training import training_run_create, training_run_execute
+from annotations.training.services.creation import training_run_create
+from annotations.training.services.execution import training_run_execute
 
 
 class Command(BaseCommand):
@@ -50,7 +51,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from annotations.training.forms import coerce_setting, hyperparameter_fields
+        from annotations.training.forms import hyperparameter_fields
+        from annotations.training.hyperparameters import coerce_setting
 
         types = dict(hyperparameter_fields())
         overrides: dict[str, Any] = {}

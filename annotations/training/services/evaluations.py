@@ -13,7 +13,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import transaction
@@ -25,7 +25,9 @@ from annotations.datasets.models import DatasetSnapshot
 from annotations.generations.models import ModelVersion
 from annotations.generations.services.generations import model_config_for
 from annotations.training.models import ModelEvaluation
-from modeling.config import DecodingParams
+
+if TYPE_CHECKING:
+    from modeling.config import DecodingParams
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,8 @@ def evaluation_schedule(
     by default) is recorded with each new evaluation's metrics. Raises ValidationFailed for a
     snapshot that is not frozen.
     """
+    from modeling.config import DecodingParams
+
     if snapshot.status != DatasetSnapshot.Status.FROZEN:
         raise ValidationFailed(f"Snapshot {snapshot} is not frozen; evaluate on a frozen snapshot.")
     # Greedy, so two evaluations of the same weights agree and a parent and child differ by weights.
@@ -109,6 +113,7 @@ def evaluation_run(
     Progress (0–1) is written to the row as batches finish. Any error ends the row failed with a
     readable reason.
     """
+    from modeling.config import DecodingParams
     from modeling.training.evaluation import evaluate
 
     claimable = Q(status=ModelEvaluation.Status.QUEUED)

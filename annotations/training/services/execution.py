@@ -1,5 +1,5 @@
-"""Training runs: launch a TRL stage on a frozen snapshot, run it on a ``gpu_training`` worker exactly
-once, stream its metrics into the database, cancel it, and resume it after a lost worker.
+"""Executing a training run exactly once: claim it, hold it, train it, stream its progress into the
+rows, finish it (registering the version it produced), and resume it after a lost worker.
 
 Exactly once: the worker holds a PostgreSQL *session* advisory lock on the run for as long as it
 trains, on a connection of its own (Django's connection commits and may be recycled; the lock must
@@ -9,22 +9,24 @@ held returns quietly. On SQLite (the embedded demo) a heartbeat lease stands in 
 heartbeat older than ``LEASE_SECONDS``, or a holder process on this machine that no longer exists,
 is a dead holder.
 
+Preconditions: the run was recorded by ``services.creation`` (its config and ``output_dir`` set);
+``training_run_execute`` runs on a ``gpu_training`` worker or in ``manage.py train --wait``, one
+run at a time per process. How the trainer is started is ``services.launchers``. ``modeling`` is
+imported only inside functions (no torch at import time).
+
 The files (checkpoints, final weights, ``events.jsonl``) live under ``MEDIA_ROOT/training/runs/<pk>/``;
 the rows keep the progress, the per-step metrics (the charts' history) and the recorded config.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import socket
-import subprocess
-import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
@@ -36,17 +38,12 @@ from django.utils import timezone
 
 from annotations.core.errors import ValidationFailed
 from annotations.core.notifications import notify_user
-from annotations.datasets.models import MANIFEST, DatasetSnapshot
-from annotations.generations.models import ModelVersion
-from annotations.rewards.models import RewardProfile
 from annotations.training.models import TrainingMetric, TrainingRun
-
-# Neither module imports torch at import time (only their functions do).
-from modeling.training.config import STAGE_FORMAT, training_config
-from modeling.training.runner import TrainingHooks, TrainingResult
+from annotations.training.services import creation
+from annotations.training.services.launchers import training_launch
 
 if TYPE_CHECKING:
-    from modeling.training.runner import TrainingJob
+    from modeling.training.runner import TrainingJob, TrainingResult
 
 log = logging.getLogger(__name__)
 
@@ -55,147 +52,11 @@ HEARTBEAT_SECONDS = 15.0
 LEASE_SECONDS = 120.0  # SQLite only: a heartbeat older than this is a dead worker
 CANCEL_POLL_SECONDS = 1.0
 FLUSH_SECONDS = 1.0
-RUNS_DIR = "training/runs"
-ACCELERATE_CONFIGS = ("fsdp", "deepspeed_zero3")
 FINISHED = (
     TrainingRun.Status.SUCCEEDED,
     TrainingRun.Status.FAILED,
     TrainingRun.Status.CANCELLED,
 )
-
-
-# --- Launch ------------------------------------------------------------------------------------
-
-
-def training_run_create(
-    *,
-    stage: str,
-    base_version: ModelVersion,
-    snapshot: DatasetSnapshot,
-    reward_profile: RewardProfile | None = None,
-    preset: str = "paper",
-    use_lora: bool = True,
-    overrides: Mapping[str, Any] | None = None,
-    actor: Any = None,
-    enqueue: bool = True,
-) -> TrainingRun:
-    """Record a queued run with its full config and enqueue it on ``gpu_training`` after commit
-    (``enqueue=False``: the caller runs it, e.g. ``manage.py train --wait``).
-
-    Raises ValidationFailed (a message to show) when the snapshot is not frozen or has no training
-    rows of the stage's format, GRPO has no reward profile, the base version is retired, or a
-    hyperparameter is unknown or out of range. Using a profile freezes it (later edits make a new
-    version), so the run's rewards stay reproducible.
-    """
-    if stage not in STAGE_FORMAT:
-        raise ValidationFailed(f"Unknown stage {stage!r}; use one of {', '.join(STAGE_FORMAT)}.")
-    if base_version.status == ModelVersion.Status.RETIRED:
-        raise ValidationFailed(f"Model version {base_version} is retired; pick another base.")
-    if snapshot.status != DatasetSnapshot.Status.FROZEN:
-        raise ValidationFailed(
-            f"Snapshot {snapshot} is {snapshot.get_status_display().lower()}: "
-            "only a frozen snapshot can be trained on."
-        )
-    fmt = STAGE_FORMAT[stage]
-    rows = snapshot_train_rows(snapshot, fmt)
-    if rows == 0:
-        raise ValidationFailed(
-            f"Snapshot {snapshot} has no {fmt.upper()} training rows, which the "
-            f"{stage.upper()} stage needs: build a snapshot that includes them."
-        )
-    if stage == TrainingRun.Stage.GRPO:
-        if reward_profile is None:
-            raise ValidationFailed("GRPO needs a reward profile: pick one.")
-    elif reward_profile is not None:
-        raise ValidationFailed(
-            f"Only GRPO uses a reward profile; {stage.upper()} trains on the snapshot's targets."
-        )
-    try:
-        config = training_config(
-            stage, preset=preset, overrides=dict(overrides or {}), use_lora=use_lora
-        )
-    except ValueError as exc:
-        raise ValidationFailed(str(exc)) from None
-    with transaction.atomic():
-        run = TrainingRun.objects.create(
-            stage=stage,
-            base_version=base_version,
-            dataset_snapshot=snapshot,
-            reward_profile=reward_profile,
-            preset=preset,
-            use_lora=use_lora,
-            config=config.as_dict(),
-            celery_task_id=str(uuid.uuid4()),
-            launched_by=actor if getattr(actor, "pk", None) else None,
-        )
-        run.output_dir = f"{RUNS_DIR}/{run.pk}"
-        run.save(update_fields=["output_dir", "updated_at"])
-        run_id, task_id = run.pk, run.celery_task_id
-        if enqueue:
-            transaction.on_commit(lambda: _enqueue(run_id, task_id))
-    log.info(
-        "%s launched %s on %s from %s",
-        getattr(actor, "username", "command"),
-        run,
-        snapshot,
-        base_version,
-    )
-    return run
-
-
-def snapshot_train_rows(snapshot: DatasetSnapshot, fmt: str) -> int:
-    """Training rows of one format, from the snapshot's manifest (the files the trainer reads)."""
-    manifest_path = Path(settings.MEDIA_ROOT) / snapshot.storage_path / MANIFEST
-    try:
-        manifest = json.loads(manifest_path.read_text())
-    except (OSError, ValueError):
-        raise ValidationFailed(
-            f"Snapshot {snapshot}'s files are missing from storage ({manifest_path.name} "
-            "cannot be read); rebuild it."
-        ) from None
-    entry = manifest.get("files", {}).get(f"{fmt}/train.jsonl") or {}
-    return int(entry.get("rows") or 0)
-
-
-def _enqueue(run_id: int, task_id: str) -> None:
-    from workers.training import run_training
-
-    run_training.apply_async(args=[run_id], task_id=task_id)
-
-
-@transaction.atomic
-def training_run_cancel(*, run: TrainingRun, actor: Any = None) -> TrainingRun:
-    """Cancel a run: a queued one at once; a running one at its next step, after a checkpoint.
-
-    Raises ValidationFailed when the run has already finished.
-    """
-    run = TrainingRun.objects.select_for_update().get(pk=run.pk)
-    if run.status == TrainingRun.Status.QUEUED:
-        run.status = TrainingRun.Status.CANCELLED
-        run.cancel_requested_at = run.finished_at = timezone.now()
-        run.save(update_fields=["status", "cancel_requested_at", "finished_at", "updated_at"])
-    elif run.status == TrainingRun.Status.RUNNING:
-        if run.cancel_requested_at is None:
-            run.cancel_requested_at = timezone.now()
-            run.save(update_fields=["cancel_requested_at", "updated_at"])
-    else:
-        raise ValidationFailed(f"{run} has already {run.get_status_display().lower()}.")
-    log.info("%s cancelled %s", getattr(actor, "username", "command"), run)
-    return run
-
-
-def training_run_mark_failed(*, run: TrainingRun, reason: str) -> TrainingRun:
-    """Record why a run stopped (shown on its page). Its checkpoints stay in storage."""
-    TrainingRun.objects.filter(pk=run.pk).update(
-        status=TrainingRun.Status.FAILED,
-        error=reason[:4000],
-        finished_at=timezone.now(),
-        eta_seconds=None,
-        updated_at=timezone.now(),
-    )
-    log.warning("%s failed: %s", run, reason)
-    run.refresh_from_db()
-    return run
 
 
 def training_runs_recover() -> list[int]:
@@ -210,14 +71,11 @@ def training_runs_recover() -> list[int]:
             continue
         run.celery_task_id = str(uuid.uuid4())
         run.save(update_fields=["celery_task_id", "updated_at"])
-        _enqueue(run.pk, run.celery_task_id)
+        creation.training_run_enqueue(run_id=run.pk, task_id=run.celery_task_id)
         recovered.append(run.pk)
     if recovered:
         log.info("re-enqueued training run(s) %s after a lost worker", recovered)
     return recovered
-
-
-# --- Execute -----------------------------------------------------------------------------------
 
 
 def training_run_execute(
@@ -249,7 +107,7 @@ def training_run_execute(
                 result = _train(run)
             except Exception as exc:
                 log.exception("training run %s failed", run_id)
-                return training_run_mark_failed(run=run, reason=_readable(exc))
+                return creation.training_run_mark_failed(run=run, reason=_readable(exc))
         return _finish(run, result)
 
 
@@ -314,7 +172,7 @@ def _finish(run: TrainingRun, result: TrainingResult) -> TrainingRun:
             run.save()
     except Exception as exc:
         log.exception("registering the version of %s failed", run)
-        return training_run_mark_failed(
+        return creation.training_run_mark_failed(
             run=run,
             reason=f"Training finished but its model version could not be registered: "
             f"{_readable(exc)} The weights are kept in {run.output_dir}.",
@@ -337,10 +195,6 @@ def _notify(run: TrainingRun, event: str, **data: Any) -> None:
         notify_user(user_id=run.launched_by_id, event=event, data={"run": run.pk, **data})
 
 
-def run_dir(run: TrainingRun) -> Path:
-    return Path(settings.MEDIA_ROOT) / (run.output_dir or f"{RUNS_DIR}/{run.pk}")
-
-
 def training_job_for(run: TrainingRun) -> TrainingJob:
     """What the runner needs, from the run's rows: paths under storage and the recorded config."""
     from annotations.generations.services.generations import model_config_for
@@ -354,7 +208,7 @@ def training_job_for(run: TrainingRun) -> TrainingJob:
         base_revision=base.revision,
         dataset_dir=storage / run.dataset_snapshot.storage_path,
         audio_root=storage,
-        output_dir=run_dir(run),
+        output_dir=creation.run_dir(run),
         config=TrainingConfig.from_dict(run.config),
         reward_weights=dict(run.reward_profile.weights) if run.reward_profile else {},
         device=settings.WORKBENCH_MODEL_DEVICE,
@@ -369,11 +223,7 @@ def _train(run: TrainingRun) -> TrainingResult:
     job.output_dir.mkdir(parents=True, exist_ok=True)
     hooks = RunHooks(run)
     try:
-        if settings.WORKBENCH_TRAINING_LAUNCHER == "inprocess":
-            from modeling.training.runner import run_training
-
-            return run_training(job, hooks)
-        return run_training_subprocess(job, hooks, command=launcher_command(job))
+        return training_launch(job, hooks)
     finally:
         hooks.flush()  # the last steps' rows, whatever the outcome
 
@@ -381,8 +231,9 @@ def _train(run: TrainingRun) -> TrainingResult:
 # --- Hooks: the runner's events into rows ------------------------------------------------------
 
 
-class RunHooks(TrainingHooks):
-    """The runner's callbacks, writing the run's rows.
+class RunHooks:
+    """The runner's callbacks, writing the run's rows (``modeling.training.runner.Hooks``,
+    structurally: subclassing its ``TrainingHooks`` would import modeling with this module).
 
     Logged steps are buffered and written at most once per ``FLUSH_SECONDS`` (and at every
     checkpoint, stop and end): a tiny model logs a step every ~0.1 s, and a write plus a websocket
@@ -492,132 +343,6 @@ def _is_number(value: Any) -> bool:
     import math
 
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-# --- Launchers ---------------------------------------------------------------------------------
-
-
-def launcher_command(job: TrainingJob) -> list[str]:
-    """The command that trains ``job`` in a child process (its job file is written beside it).
-
-    ``accelerate``: ``accelerate launch --config_file workers/accelerate/<config>.yaml -m
-    modeling.training --job job.json`` (FSDP or DeepSpeed ZeRO-3 across the machine's GPUs);
-    ``subprocess``: the same module in one plain Python process.
-    """
-    job_file = job.output_dir / "job.json"
-    module = ["-m", "modeling.training", "--job", str(job_file)]
-    if settings.WORKBENCH_TRAINING_LAUNCHER == "accelerate":
-        return [
-            sys.executable,
-            "-m",
-            "accelerate.commands.launch",
-            "--config_file",
-            str(accelerate_config_path()),
-            "--num_processes",
-            str(_gpu_count()),
-            *module,
-        ]
-    return [sys.executable, *module]
-
-
-def _gpu_count() -> int:
-    import torch  # counts devices through NVML; initialises no CUDA context here
-
-    return max(1, torch.cuda.device_count())
-
-
-def accelerate_config_path() -> Path:
-    """``WORKBENCH_ACCELERATE_CONFIG``: a shipped config's name (fsdp, deepspeed_zero3) or a path."""
-    name = settings.WORKBENCH_ACCELERATE_CONFIG
-    if name in ACCELERATE_CONFIGS:
-        return Path(settings.BASE_DIR) / "workers" / "accelerate" / f"{name}.yaml"
-    return Path(name)
-
-
-def run_training_subprocess(
-    job: TrainingJob, hooks: RunHooks, *, command: list[str], poll_seconds: float = 0.5
-) -> TrainingResult:
-    """Train in a child process, replaying its ``events.jsonl`` into ``hooks``.
-
-    A cancel becomes the ``STOP`` file the child polls. The child's output goes to ``train.log``
-    beside the events; a non-zero exit raises with its last lines.
-    """
-    out = job.output_dir
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "job.json").write_text(json.dumps(job.as_dict(), indent=2, sort_keys=True))
-    stop_file, events = out / "STOP", out / "events.jsonl"
-    stop_file.unlink(missing_ok=True)
-    offset = events.stat().st_size if events.exists() else 0  # earlier attempts' events stay
-    result: dict[str, Any] | None = None
-    error: str | None = None
-    log_path = out / "train.log"
-    with log_path.open("ab") as log_file:
-        child = subprocess.Popen(
-            command,
-            cwd=settings.BASE_DIR,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
-            while True:
-                finished = child.poll() is not None
-                for event in _read_events(events, offset):
-                    offset = event.pop("_offset")
-                    if event.get("event") == "error":
-                        error = str(event.get("message") or "")
-                    result = _dispatch(event, hooks) or result
-                if finished:
-                    break
-                if hooks.should_stop() and not stop_file.exists():
-                    stop_file.touch()
-                time.sleep(poll_seconds)
-        except BaseException:
-            child.kill()
-            child.wait()
-            raise
-    if child.returncode != 0 and error:
-        raise RuntimeError(error)
-    if child.returncode != 0:
-        tail = log_path.read_text(errors="replace").splitlines()[-15:]
-        raise RuntimeError(
-            f"the training process exited with status {child.returncode}:\n" + "\n".join(tail)
-        )
-    if result is None:
-        raise RuntimeError("the training process exited without reporting a result")
-    return TrainingResult.from_dict(result)
-
-
-def _read_events(path: Path, offset: int) -> Iterator[dict[str, Any]]:
-    """Whole JSON lines after ``offset`` (a line still being written is left for the next read)."""
-    if not path.exists():
-        return
-    with path.open("rb") as stream:
-        stream.seek(offset)
-        for raw in stream:
-            if not raw.endswith(b"\n"):
-                return
-            offset += len(raw)
-            event = json.loads(raw)
-            event["_offset"] = offset
-            yield event
-
-
-def _dispatch(event: dict[str, Any], hooks: RunHooks) -> dict[str, Any] | None:
-    kind = event.get("event")
-    if kind == "start":
-        hooks.on_start(
-            total_steps=int(event["total_steps"]), resumed_from_step=int(event["resumed_from_step"])
-        )
-    elif kind == "log":
-        hooks.on_log(
-            step=int(event["step"]), total_steps=int(event["total_steps"]), values=event["values"]
-        )
-    elif kind == "checkpoint":
-        hooks.on_checkpoint(step=int(event["step"]), path=Path(event["path"]))
-    elif kind == "result":
-        return event
-    return None
 
 
 # --- The lock ----------------------------------------------------------------------------------
