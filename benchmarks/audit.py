@@ -78,13 +78,14 @@ from django.test import Client  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from annotations.audit import selectors as audit_selectors  # noqa: E402
+from annotations.audit.filters import AuditFilters  # noqa: E402
 from annotations.audit.models import (  # noqa: E402
     AuditFlagFact,
     AuditGenerationCategoryFact,
     AuditGenerationFact,
     AuditReviewFact,
 )
-from annotations.audit.selectors import AuditFilters, RateRow, VersionComparison  # noqa: E402
+from annotations.audit.selectors import RateRow, VersionComparison  # noqa: E402
 from annotations.audit.stats import mcnemar_exact, mean_ci, newcombe, paired_bootstrap, wilson  # noqa: E402
 from annotations.core.roles import AUDITOR  # noqa: E402
 from annotations.generations.models import Generation, GenerationGroup, ModelVersion  # noqa: E402
@@ -1161,11 +1162,7 @@ def main() -> None:
 
     code = builder.measured_code(
         (
-            "annotations/audit_selectors.py",
-            "annotations/audit_stats.py",
-            "annotations/audit_views.py",
-            "annotations/services/audit.py",
-            "annotations/models/audit.py",
+            "annotations/audit",
             "templates/audit",
         )
     )

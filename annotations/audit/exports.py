@@ -16,9 +16,9 @@ from django.http import HttpResponse
 from django.urls import reverse
 from django.utils import timezone
 
+from annotations.audit.filters import AuditFilters
 from annotations.audit.selectors import (
     AgreementRow,
-    AuditFilters,
     BlindSpotReport,
     BlindSpotRow,
     LineagePoint,

@@ -12,15 +12,15 @@ from typing import Any
 from django import forms
 from django.http import QueryDict
 
-from annotations.audit.selectors import (
+from annotations.audit.filters import (
     DEFAULT_GROUP_BY,
     DIMENSION_LABELS,
     DIMENSIONS,
     AuditFilterError,
     AuditFilters,
-    filter_choices,
     parse_group_by,
 )
+from annotations.audit.selectors import filter_choices
 
 
 class _Choices(forms.MultipleChoiceField):

@@ -36,6 +36,7 @@ from annotations.audit.models import (
     AuditGenerationFact,
     AuditReviewFact,
 )
+from annotations.audit.sql import flags_overlap_sql, in_list
 from annotations.generations.models import Generation
 from annotations.reviews.models import ErrorCategory, Flag, Review
 from annotations.songs.models import Culture, Genre, Song
@@ -174,15 +175,9 @@ def _tables() -> tuple[str, str]:
     return AuditReviewFact._meta.db_table, AuditFlagFact._meta.db_table
 
 
-def _in_list(ids: list[int]) -> tuple[str, list[Any]]:
-    if connection.vendor == "postgresql":
-        return "= ANY(%s)", [ids]
-    return f"IN ({', '.join(['%s'] * len(ids))})", list(ids)
-
-
 def _delete_facts(review_ids: list[int]) -> int:
     review_table, flag_table = _tables()
-    in_sql, params = _in_list(review_ids)
+    in_sql, params = in_list(review_ids)
     with connection.cursor() as cursor:
         cursor.execute(f"DELETE FROM {flag_table} WHERE review_fact_id {in_sql}", params)  # noqa: S608 (table names from models; values are parameters)
         cursor.execute(f"DELETE FROM {review_table} WHERE review_id {in_sql}", params)  # noqa: S608 (table names from models; values are parameters)
@@ -266,7 +261,7 @@ def _insert_facts(review_ids: list[int]) -> RefreshStats:
                     [review_id, generation_id, *rest, think, answer, submitted_at],
                 )
                 reviews += cursor.rowcount
-        in_sql, params = _in_list([row[0] for row in rows])
+        in_sql, params = in_list([row[0] for row in rows])
         cursor.execute(
             f"INSERT INTO {flag_table} (flag_id, review_fact_id, generation_id, expert_id, "  # noqa: S608 (table names from models; values are parameters)
             "model_version_id, song_id, category_id, kind, aspect, target, severity, start_char, "
@@ -292,7 +287,7 @@ def _insert_facts(review_ids: list[int]) -> RefreshStats:
 def _generations_of_facts(review_ids: list[int]) -> set[int]:
     """The generations of these reviews' facts (before they are rewritten)."""
     review_table, _ = _tables()
-    in_sql, params = _in_list(review_ids)
+    in_sql, params = in_list(review_ids)
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT DISTINCT generation_id FROM {review_table} WHERE review_id {in_sql}",  # noqa: S608 (table names from models; values are parameters)
@@ -311,16 +306,6 @@ def _generations_in_range(after: int, upto: int | None) -> set[int]:
             [after] if upto is None else [after, upto],
         )
         return {int(row[0]) for row in cursor.fetchall()}
-
-
-def flags_overlap_sql(outer: str, inner: str) -> str:
-    """Flags of another review on the same generation, category and part sharing a character."""
-    return (
-        f"{inner}.generation_id = {outer}.generation_id "
-        f"AND {inner}.category_id = {outer}.category_id AND {inner}.target = {outer}.target "
-        f"AND {inner}.review_fact_id <> {outer}.review_fact_id "
-        f"AND {inner}.start_char < {outer}.end_char AND {outer}.start_char < {inner}.end_char"
-    )
 
 
 _PARTS = tuple(Flag.Target.values)
@@ -351,7 +336,7 @@ def _refresh_generations(generation_ids: set[int]) -> None:
     audit_facts_changed()
     with connection.cursor() as cursor:
         for start in range(0, len(ids), BATCH_SIZE):
-            in_sql, params = _in_list(ids[start : start + BATCH_SIZE])
+            in_sql, params = in_list(ids[start : start + BATCH_SIZE])
             for table in (category_table, summary_table):
                 cursor.execute(f"DELETE FROM {table} WHERE generation_id {in_sql}", params)  # noqa: S608 (table names from models; values are parameters)
             sums, sum_params = _count_sums("ff")
@@ -415,17 +400,11 @@ def audit_rebuild_summaries(*, batch_size: int = BATCH_SIZE) -> int:
 
 def audit_facts_changed() -> None:
     """Give the audit's inputs a new version (in the caller's transaction): figures cached under
-    the old one are no longer served."""
+    the old one (``sql.audit_facts_version``) are no longer served."""
     token = secrets.randbits(62)
     updated = AuditFactsVersion.objects.filter(pk=1).update(version=token)
     if not updated:
         AuditFactsVersion.objects.update_or_create(pk=1, defaults={"version": token})
-
-
-def audit_facts_version() -> int:
-    """The current version of the audit's inputs (see ``audit_facts_changed``)."""
-    found = AuditFactsVersion.objects.filter(pk=1).values_list("version", flat=True).first()
-    return int(found or 0)
 
 
 @receiver(m2m_changed, sender=Song.genres.through, dispatch_uid="audit_version_song_genres")

@@ -21,8 +21,9 @@ from django.views.decorators.vary import vary_on_headers
 
 from annotations.audit import exports as audit_exports
 from annotations.audit import selectors as audit_selectors
+from annotations.audit.filters import DIMENSION_LABELS, AuditFilters
 from annotations.audit.forms import AuditCompareForm, AuditFilterForm
-from annotations.audit.selectors import DIMENSION_LABELS, AuditFilters, RateRow
+from annotations.audit.selectors import RateRow
 from annotations.core.http import HtmxHttpRequest
 from annotations.generations.permissions import access_model_version_for_user
 from annotations.reviews.models import ErrorCategory, Flag

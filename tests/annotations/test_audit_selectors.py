@@ -12,6 +12,7 @@ from django.db import connection
 from django.http import QueryDict
 from django.test.utils import CaptureQueriesContext
 
+from annotations.audit.filters import AuditFilterError, AuditFilters, parse_group_by
 from annotations.audit.models import (
     AuditFlagFact,
     AuditGenerationCategoryFact,
@@ -19,8 +20,6 @@ from annotations.audit.models import (
     AuditReviewFact,
 )
 from annotations.audit.selectors import (
-    AuditFilterError,
-    AuditFilters,
     audit_agreement,
     audit_blind_spots,
     audit_compare,
@@ -29,7 +28,6 @@ from annotations.audit.selectors import (
     audit_rates,
     audit_spans,
     filter_choices,
-    parse_group_by,
 )
 from annotations.audit.services import audit_refresh_all, audit_refresh_reviews
 from annotations.audit.stats import bootstrap_mean_ci, mcnemar_exact, newcombe, wilson
