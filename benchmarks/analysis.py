@@ -11,6 +11,10 @@ analysing a 32+ minute stereo 44.1 kHz file, each pipeline in its own process.
 The baseline does less than the product: it loads the whole file, runs ``beat_track`` and
 ``chroma_cqt`` and correlates Krumhansl profiles; the product also writes peaks, loudness, the
 spectrogram, sections, metre and downbeats.
+
+Checks (the run exits 1 after printing everything and names each one that missed): the product
+beats plain librosa on key (MIREX weighted), tempo within 4 % and beat F-measure, and its peak RSS
+on the long file is below plain librosa's.
 """
 
 from __future__ import annotations
@@ -147,6 +151,28 @@ def main(count: int) -> None:
     )
     print(f"  plain librosa:  {plain['rss_mb']:.0f} MB ({plain['seconds']:.0f} s)")
     print(f"  ratio (plain / ours): {plain['rss_mb'] / mine['rss_mb']:.2f}")
+
+    missed = [
+        f"{label}: audio_analysis {ours[name]:.3f} does not beat plain librosa {theirs[name]:.3f}"
+        for name, label in (
+            ("key_weighted", "key (MIREX weighted)"),
+            ("tempo_within_4pct", "tempo within 4 %"),
+            ("beat_f", "beat F-measure"),
+        )
+        if ours[name] <= theirs[name]
+    ]
+    if mine["rss_mb"] >= plain["rss_mb"]:
+        missed.append(
+            f"peak RSS: audio_analysis {mine['rss_mb']:.0f} MB is not below plain librosa's "
+            f"{plain['rss_mb']:.0f} MB"
+        )
+    print()
+    if missed:
+        print(f"MISSED {len(missed)} check{'s' if len(missed) > 1 else ''}:")
+        for line in missed:
+            print(f"  - {line}")
+        sys.exit(1)
+    print("every check passed")
 
 
 if __name__ == "__main__":

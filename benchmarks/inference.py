@@ -4,7 +4,8 @@ Builds a random model of the real class (``--size tiny``: ~80k parameters, CPU; 
 ~0.6 B parameters, for a GPU), makes ``--items`` clips of mixed length, and runs them through the
 product's own path (``modeling.batching.generate_all`` → ``TransformersBackend``) twice: with batch
 size 1 and with the configured batch size. Every row is forced to ``--max-new-tokens`` new tokens,
-so both modes do the same work. Prints audio-seconds/s and generated tokens/s and the ratio.
+so both modes do the same work. Prints audio-seconds/s and generated tokens/s and the ratio, and
+exits 1 when batching is less than ``--min-speedup`` (1.2×) faster in audio-seconds/s.
 
 No database, no Django: runs on a bare GPU box with the repository and its ``.venv``.
 
@@ -90,6 +91,12 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--max-batch-windows", type=int, default=80)
     parser.add_argument("--model-dir", type=Path, help="reuse a model built earlier")
+    parser.add_argument(
+        "--min-speedup",
+        type=float,
+        default=1.2,
+        help="target: batched ÷ one-at-a-time audio-seconds/s",
+    )
     args = parser.parse_args()
 
     import torch
@@ -134,10 +141,13 @@ def main() -> None:
             f"{label:<26}{row['wall']:>9.2f}{row['audio_per_s']:>12.1f}"
             f"{row['tokens_per_s']:>11.1f}{row['peak_gib']:>10.2f}"
         )
-    print(
-        f"batched / one at a time: {batched['audio_per_s'] / single['audio_per_s']:.2f}x "
-        "audio-seconds/s"
-    )
+    speedup = batched["audio_per_s"] / single["audio_per_s"]
+    print(f"batched / one at a time: {speedup:.2f}x audio-seconds/s")
+    if speedup < args.min_speedup:
+        sys.exit(
+            f"MISSED: batched is {speedup:.2f}× one at a time (target ≥ {args.min_speedup:g}×)"
+        )
+    print("every check passed")
 
 
 if __name__ == "__main__":

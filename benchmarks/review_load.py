@@ -42,6 +42,10 @@ What it does, in one run:
    server, PostgreSQL, this client and any other process (a neighbour's test run on 2 cores
    disturbs latencies, and the run says so); database sessions opened per request; and each
    target met or missed.
+6. **Checks**, after the tables; the run exits 1 and names each one that missed: in the paced
+   phase every operation's p95 within its target (issue 5: next task ≤ 100 ms, review page ≤ 150
+   ms, flag and draft saves ≤ 50 ms); no failed request in any phase; the database holds every
+   submit and every flag save the clients were told succeeded.
 
 **Baselines measured in the same run** (README: ratios against a baseline from the same run):
 
@@ -1101,7 +1105,10 @@ def run_phase(
     )
 
 
-def report(result: PhaseResult, solo: PhaseResult | None) -> None:
+def report(result: PhaseResult, solo: PhaseResult | None, *, judged: bool = False) -> list[str]:
+    """Print the phase's table; return the checks it missed: any failed request, and (``judged``:
+    the paced phase) any operation whose p95 is over its target."""
+    missed: list[str] = []
     s = result.stats
     floor = statistics.median(s.ms["health"]) if s.ms.get("health") else None
     pace = f"think {result.think:.2f} s mean" if result.think else "no think time (flat out)"
@@ -1119,10 +1126,18 @@ def report(result: PhaseResult, solo: PhaseResult | None) -> None:
         if not values:
             continue
         p50, p95, p99 = _pct(values, 50), _pct(values, 95), _pct(values, 99)
-        target = TARGETS_MS.get(op)
+        target = TARGETS_MS.get(op) if judged else None
         verdict = (
             f"≤{target:.0f} {'met' if p95 <= target else 'MISSED'}" if target is not None else ""
         )
+        if target is not None and p95 > target:
+            missed.append(
+                f"{result.name}: {LABELS[op]} p95 {p95:.1f} ms (target ≤ {target:.0f} ms)"
+            )
+        if s.errors.get(op):
+            missed.append(
+                f"{result.name}: {LABELS[op]}: {s.errors[op]} of {len(values)} requests failed"
+            )
         vs_floor = f"{p50 / floor:.1f}×" if floor and op != "health" else ""
         solo_values = solo.stats.ms.get(op) if solo is not None else None
         vs_solo = f"{p95 / statistics.median(solo_values):.1f}×" if solo_values else ""
@@ -1140,24 +1155,29 @@ def report(result: PhaseResult, solo: PhaseResult | None) -> None:
         f"{1000 * result.cpu_server / max(1, s.submitted):.0f} ms"
     )
     other = result.cpu_machine - result.cpu_server - result.cpu_postgres - result.cpu_client
+    busy = other > 0.1 * cores * result.wall
     print(
         f"  other processes on the machine used {other:.1f} CPU seconds"
         + (
             " — a busy neighbour: these latencies are disturbed, rerun on a quiet machine"
-            if other > 0.1 * cores * result.wall
+            if busy
             else " (quiet)"
         )
     )
+    if busy and missed:
+        missed.append(f"{result.name}: (a busy neighbour used {other:.0f} CPU seconds meanwhile)")
     print(
         f"  database sessions opened: {result.db_sessions:,} "
         f"({result.db_sessions / max(1, s.requests()):.2f} per request)"
     )
     for op, sample in s.samples.items():
         print(f"  first {op} error: {sample}")
+    return missed
 
 
-def _check_persisted(*phases: PhaseResult) -> None:
-    """The database agrees with what the clients were told: every submit stored, with its flags."""
+def _check_persisted(*phases: PhaseResult) -> list[str]:
+    """The database agrees with what the clients were told: every submit stored, with its flags.
+    Returns what disagrees."""
     from annotations.reviews.models import Flag, Review
 
     mine = Review.objects.filter(expert__username__startswith="bench-expert-")
@@ -1170,6 +1190,12 @@ def _check_persisted(*phases: PhaseResult) -> None:
         f"submits succeed, warm-up included), {flags:,} flags (at least {saved:,} saves answered "
         "200 in the measured phases)"
     )
+    missed = []
+    if stored < told:
+        missed.append(f"persistence: {stored:,} submitted reviews stored, clients saw {told:,}")
+    if flags < saved:
+        missed.append(f"persistence: {flags:,} flags stored, {saved:,} flag saves answered 200")
+    return missed
 
 
 def main() -> None:
@@ -1225,10 +1251,10 @@ def main() -> None:
         server.stop()
     for op, values in logins.ms.items():
         solo.stats.ms[op] = values
-    report(solo, None)
-    report(paced, solo)
-    report(flat, solo)
-    _check_persisted(solo, paced, flat)
+    missed = report(solo, None)
+    missed += report(paced, solo, judged=True)
+    missed += report(flat, solo)
+    missed += _check_persisted(solo, paced, flat)
     errors = Counter(
         line.strip()
         for line in log.read_text(errors="replace").splitlines()
@@ -1241,6 +1267,13 @@ def main() -> None:
         " 8 annotators: next task p95 410 ms, submit p95 414 ms, ~12 labelled tasks/s, RSS "
         "1.2-1.5 GB."
     )
+    print()
+    if missed:
+        print(f"MISSED {len(missed)} check{'s' if len(missed) > 1 else ''}:")
+        for line in missed:
+            print(f"  - {line}")
+        raise SystemExit(1)
+    print("every check passed")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,10 @@
 """Song list page at N songs: the selector's page vs. a naive per-row rendering, same run.
 
 Usage (via benchmarks/run.sh, which prepares the database): python -m benchmarks.song_list N
+
+Checks (the run exits 1 and names each one that missed): the product's page 1 is faster than the
+naive per-row page at p50 (same page, same process, same rows); the last page by keyset cursor
+costs at most 1.5× page 1 at p50 (README: "the last page … costs what the first does").
 """
 
 from __future__ import annotations
@@ -157,6 +161,21 @@ def main() -> None:
         f"{product_last[0] / product_first[0]:.2f}x; offset/keyset at page {last}: "
         f"{offset_last[0] / product_last[0]:.2f}x"
     )
+    missed = []
+    if naive_first[0] <= product_first[0]:
+        missed.append(
+            f"page 1: the product's p50 {product_first[0]:.1f} ms is not below the naive "
+            f"per-row page's {naive_first[0]:.1f} ms"
+        )
+    if product_last[0] > 1.5 * product_first[0]:
+        missed.append(
+            f"keyset: page {last} p50 {product_last[0]:.1f} ms is "
+            f"{product_last[0] / product_first[0]:.2f}× page 1 (target ≤ 1.5×)"
+        )
+    if missed:
+        print("  MISSED: " + "; ".join(missed))
+        raise SystemExit(1)
+    print("  every check passed")
 
 
 if __name__ == "__main__":
