@@ -14,6 +14,7 @@ from annotations.models.prompts import PromptTemplate
 from annotations.models.reviews import Flag, Review
 from annotations.models.rewards import CompositeReward, RewardProfile, RewardValue
 from annotations.models.songs import AudioFile, Song
+from annotations.models.tasks import TaskClaim
 from annotations.models.taxonomy import ErrorCategory
 from annotations.models.training import (
     DatasetExample,
@@ -52,6 +53,7 @@ __all__ = [
     "RewardValue",
     "Song",
     "SongAnalysis",
+    "TaskClaim",
     "TrainingMetric",
     "TrainingRun",
 ]

@@ -29,6 +29,7 @@ from annotations.models import (
 )
 from annotations.services import generation_parsing
 from annotations.services.rewards import rewards_schedule
+from annotations.task_claims import claim_rows
 from modeling.config import BatchingConfig, DecodingParams, ModelConfig
 
 log = logging.getLogger(__name__)
@@ -175,20 +176,14 @@ def generation_run(
     from modeling.backends import GenerationRequest, create_backend
     from modeling.batching import generate_all
 
-    claimable = Generation.objects.filter(pk__in=generation_ids, status=Generation.Status.QUEUED)
-    if redelivered:
-        claimable = Generation.objects.filter(pk__in=generation_ids).filter(
-            status__in=[Generation.Status.QUEUED, Generation.Status.RUNNING],
-            celery_task_id=task_id,
-        )
     summary = RunSummary()
-    with transaction.atomic():
-        # Only the rows this call claims are run: a duplicate delivery of a task that is still
-        # running carries the same task id, and must not touch that run's rows.
-        claimed = list(claimable.select_for_update(skip_locked=True).values_list("pk", flat=True))
-        Generation.objects.filter(pk__in=claimed).update(
-            status=Generation.Status.RUNNING, started_at=timezone.now(), celery_task_id=task_id
-        )
+    # Only the rows this call claims are run (see annotations.task_claims).
+    claimed = claim_rows(
+        Generation.objects.filter(pk__in=generation_ids),
+        task_id=task_id,
+        redelivered=redelivered,
+        started_at=timezone.now(),
+    )
     summary.claimed = len(claimed)
     rows = list(
         Generation.objects.filter(pk__in=claimed).select_related("song", "model_version", "prompt")
