@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from celery import Celery
 from django.conf import settings as django_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -21,15 +22,55 @@ def test_database_url() -> str:
     return f"postgres://{auth}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
-def process_env(*, media_root: str, data_dir: Path) -> dict[str, str]:
-    """The environment a child process needs to share this test's database and storage."""
+def process_env(*, media_root: str, data_dir: Path, demo_broker: bool = False) -> dict[str, str]:
+    """The environment a child process needs to share this test's database and storage.
+
+    ``demo_broker``: the demo's settings (``WORKBENCH_ENV=demo``: kombu's file-system broker and
+    file results under ``data_dir``, no channel layer), still on this test's PostgreSQL database.
+    """
     env = dict(os.environ)
     env.update(
         DATABASE_URL=test_database_url(),
         WORKBENCH_STORAGE_ROOT=media_root,
         WORKBENCH_DATA_DIR=str(data_dir),
     )
+    if demo_broker:
+        env["WORKBENCH_ENV"] = "demo"
+        for name in ("CELERY_BROKER_URL", "CELERY_RESULT_BACKEND", "CHANNEL_LAYER_URL"):
+            env.pop(name, None)
     return env
+
+
+@contextmanager
+def publishing_to_demo_broker(data_dir: Path) -> Iterator[Celery]:
+    """While the block runs, the tasks this process enqueues (the services' ``delay`` calls
+    included) go to the demo's file-system broker under ``data_dir``, not to the test settings'
+    Redis: the tasks are shared tasks, so they follow the current Celery app."""
+    from celery import Celery
+
+    from workbench.celery import app
+    from workbench.settings import filesystem_broker_options
+
+    demo = Celery("workbench", set_as_current=False)
+    demo.conf.update(
+        broker_url="filesystem://localhost//",
+        broker_transport_options=filesystem_broker_options(data_dir),
+        task_queues=app.conf.task_queues,
+        task_default_queue=app.conf.task_default_queue,
+        task_routes=app.conf.task_routes,
+        task_serializer="json",
+        accept_content=["json"],
+    )
+    # Celery reads CELERY_BROKER_URL from the environment before its configuration.
+    broker_url = os.environ.pop("CELERY_BROKER_URL", None)
+    demo.set_current()
+    try:
+        yield demo
+    finally:
+        app.set_current()
+        demo.close()
+        if broker_url is not None:
+            os.environ["CELERY_BROKER_URL"] = broker_url
 
 
 @contextmanager
@@ -41,16 +82,21 @@ def celery_worker(
     purge: bool = True,
     pool: str = "solo",
     concurrency: int = 1,
+    demo_broker: bool = False,
+    args: tuple[str, ...] = (),
+    env: dict[str, str] | None = None,
 ) -> Iterator[subprocess.Popen[str]]:
     """A real worker consuming ``queues`` from the Redis broker; stopped when the block ends.
 
     ``purge`` drops messages an interrupted earlier run left behind; pass False when this test
-    queued work before starting the worker. After the block, the worker's whole log is in the
-    process's ``output`` attribute.
+    queued work before starting the worker. ``demo_broker``: the demo's file-system broker under
+    ``data_dir`` instead (see ``process_env``; a fresh ``data_dir`` has nothing to purge).
+    ``args``: more command-line arguments (``--include``, ``--logfile``); ``env``: more variables.
+    After the block, the worker's whole log is in the process's ``output`` attribute.
     """
     from workbench.celery import app
 
-    if purge:
+    if purge and not demo_broker:
         app.control.purge()
     process = subprocess.Popen(
         [
@@ -70,9 +116,13 @@ def celery_worker(
             "INFO",
             "-n",
             f"test-{os.getpid()}-{queues.replace(',', '-')}@%h",
+            *args,
         ],
         cwd=ROOT,
-        env=process_env(media_root=media_root, data_dir=data_dir),
+        env={
+            **process_env(media_root=media_root, data_dir=data_dir, demo_broker=demo_broker),
+            **(env or {}),
+        },
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -76,3 +76,55 @@ def test_debug_is_off_unless_asked(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "False django.db.backends.sqlite3"
     assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0, "the generated key is private"
+
+
+DEMO_BROKER_SCRIPT = """
+import json, os
+from django.conf import settings
+from workbench.celery import QUEUES, app
+from workers.audio import analyse_song
+
+options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
+queue_dir, control_dir = options["data_folder_out"], options["control_folder"]
+# Declare every queue as a worker does at start-up: this writes the exchange bindings.
+with app.connection_for_write() as conn:
+    for queue in app.amqp.queues.values():
+        queue(conn.default_channel).declare()
+
+def messages_from(publish):
+    before = set(os.listdir(queue_dir))
+    publish()
+    return sorted(name.rsplit(".", 2)[-2] for name in set(os.listdir(queue_dir)) - before)
+
+print(json.dumps({
+    "folders": {key: options[key] for key in ("data_folder_in", "data_folder_out",
+                                             "control_folder", "processed_folder")},
+    "bindings": {name: json.load(open(os.path.join(control_dir, name + ".exchange")))
+                 for name in QUEUES},
+    "as_routed": messages_from(lambda: analyse_song.delay(0)),
+    # What the old queue layout did: publish to the audio exchange with the audio routing key.
+    "through_the_audio_exchange": messages_from(
+        lambda: analyse_song.apply_async(args=[0], exchange="audio", routing_key="audio")
+    ),
+}))
+"""
+
+
+def test_the_demo_broker_keeps_its_state_under_the_data_dir_and_one_publish_is_one_message(
+    tmp_path: Path,
+) -> None:
+    import json
+
+    result = _manage(
+        "shell", "-c", DEMO_BROKER_SCRIPT, env={"WORKBENCH_ENV": "demo"}, tmp_path=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    seen = json.loads(result.stdout.strip().splitlines()[-1])
+    broker = tmp_path / "broker"
+    assert {key: Path(folder).parent for key, folder in seen["folders"].items()} == dict.fromkeys(
+        seen["folders"], broker
+    ), "every folder of the file broker lives under WORKBENCH_DATA_DIR"
+    # A fresh installation's exchanges each bind their own queue, and nothing else.
+    assert seen["bindings"] == {name: [[name, "", name]] for name in seen["bindings"]}
+    assert seen["as_routed"] == ["audio"]
+    assert seen["through_the_audio_exchange"] == ["audio"]

@@ -300,7 +300,28 @@ SECURE_REFERRER_POLICY = "same-origin"
 # --- Celery ---------------------------------------------------------------------------------
 # The embedded default uses kombu's file-system transport and a file result backend, so the demo's
 # worker needs no broker service. Real use: Redis or RabbitMQ.
-_broker_dir = DATA_DIR / "broker"
+
+
+def filesystem_broker_options(data_dir: Path) -> dict[str, object]:
+    """kombu's file-system transport with every folder it keeps under ``data_dir/broker``.
+
+    ``control_folder`` above all: it holds the exchange → queue bindings, and kombu's default is
+    ``./control`` relative to whatever directory a process starts in. Bindings left there by an
+    older queue layout (every queue bound to the ``audio`` exchange) once made one publish three
+    messages; under the data directory they belong to one installation and start fresh with it.
+    """
+    broker_dir = data_dir / "broker"
+    for sub in ("queue", "processed", "control"):
+        (broker_dir / sub).mkdir(parents=True, exist_ok=True)
+    return {
+        "data_folder_in": str(broker_dir / "queue"),
+        "data_folder_out": str(broker_dir / "queue"),
+        "control_folder": str(broker_dir / "control"),
+        "processed_folder": str(broker_dir / "processed"),
+        "store_processed": False,
+    }
+
+
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "").strip()
 if not CELERY_BROKER_URL:
     if IS_PRODUCTION:
@@ -308,14 +329,7 @@ if not CELERY_BROKER_URL:
             "CELERY_BROKER_URL is required in production, e.g. redis://host:6379/0 or amqp://..."
         )
     CELERY_BROKER_URL = "filesystem://localhost//"
-    for sub in ("queue", "processed"):
-        (_broker_dir / sub).mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(_broker_dir / "queue"),
-        "data_folder_out": str(_broker_dir / "queue"),
-        "processed_folder": str(_broker_dir / "processed"),
-        "store_processed": False,
-    }
+    CELERY_BROKER_TRANSPORT_OPTIONS = filesystem_broker_options(DATA_DIR)
 elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     # Redis hands an unacknowledged task to another worker after this many seconds; with late acks
     # it must exceed the longest task (one chunk of generations), or long runs would be duplicated.

@@ -11,13 +11,14 @@ from typing import Any
 from celery import shared_task
 
 from annotations.training.services.evaluations import evaluation_run
+from workers import delivery
 
 
 @shared_task(bind=True, name="workers.evaluation.evaluate_version")
 def evaluate_version(self: Any, evaluation_id: int) -> dict[str, Any]:
     """Run one queued evaluation. Idempotent: a row another delivery claimed (or finished) is
     left alone; progress goes to the row and the task state."""
-    redelivered = bool((self.request.delivery_info or {}).get("redelivered"))
+    task_id, redelivered = delivery(self)
 
     def report(done: int, total: int) -> None:
         if self.request.id:  # unset when called directly
@@ -25,7 +26,7 @@ def evaluate_version(self: Any, evaluation_id: int) -> dict[str, Any]:
 
     evaluation = evaluation_run(
         evaluation_id=evaluation_id,
-        task_id=self.request.id or "",
+        task_id=task_id,
         redelivered=redelivered,
         on_progress=report,
     )

@@ -12,20 +12,21 @@ from typing import Any
 from celery import shared_task
 
 from annotations.generations.services.generations import generation_run
+from workers import delivery
 
 
 @shared_task(bind=True, name="workers.inference.generate_batch")
 def generate_batch(self: Any, generation_ids: list[int]) -> dict[str, Any]:
     """Run the queued generations among ``generation_ids``. Idempotent: rows already claimed
     (or finished) by another delivery are skipped; progress goes to the task state and the rows."""
-    redelivered = bool((self.request.delivery_info or {}).get("redelivered"))
+    task_id, redelivered = delivery(self)
 
     def report(done: int, total: int) -> None:
         self.update_state(state="PROGRESS", meta={"done": done, "total": total})
 
     summary = generation_run(
         generation_ids=generation_ids,
-        task_id=self.request.id or "",
+        task_id=task_id,
         redelivered=redelivered,
         on_progress=report,
     )

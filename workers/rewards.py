@@ -1,15 +1,19 @@
 """Reward recomputes, on the ``audio`` (CPU) queue.
 
-Both tasks are idempotent: they recompute from what is stored and only write rows whose content
-changed, so a redelivered or repeated task changes nothing.
+Both tasks have no status row of their own, so each claims its message (``claimed_message``): a
+redelivered message that already ran does nothing. Both are also idempotent: they recompute from
+what is stored and only write rows whose content changed, so a new request over unchanged inputs
+writes nothing.
 """
 
 from __future__ import annotations
 
 from celery import Task, shared_task
 
+from annotations.core.task_claims import claimed_message
 from annotations.rewards.models import RewardProfile
 from annotations.rewards.services.rewards import composites_recompute, rewards_recompute
+from workers import delivery
 
 
 @shared_task(bind=True, name="workers.rewards.recompute_rewards")
@@ -20,7 +24,11 @@ def recompute_rewards(self: Task, generation_ids: list[int]) -> dict:
         if self.request.id:  # unset when called directly
             self.update_state(state="PROGRESS", meta={"done": done, "total": total})
 
-    stats = rewards_recompute(generation_ids=generation_ids, on_progress=on_progress)
+    task_id, redelivered = delivery(self)
+    with claimed_message(task_id=task_id, task_name=self.name, redelivered=redelivered) as claimed:
+        if not claimed:
+            return {"status": "skipped"}
+        stats = rewards_recompute(generation_ids=generation_ids, on_progress=on_progress)
     return {
         "generations": stats.generations,
         "written": stats.written,
@@ -30,10 +38,14 @@ def recompute_rewards(self: Task, generation_ids: list[int]) -> dict:
     }
 
 
-@shared_task(name="workers.rewards.recompute_composites")
-def recompute_composites(profile_id: int) -> dict:
+@shared_task(bind=True, name="workers.rewards.recompute_composites")
+def recompute_composites(self: Task, profile_id: int) -> dict:
     """Rewrite one profile's composites after its weights changed."""
-    profile = RewardProfile.objects.filter(pk=profile_id).first()
-    if profile is None:
-        return {"profile": profile_id, "status": "gone"}
-    return {"profile": profile_id, "written": composites_recompute(profile=profile)}
+    task_id, redelivered = delivery(self)
+    with claimed_message(task_id=task_id, task_name=self.name, redelivered=redelivered) as claimed:
+        if not claimed:
+            return {"profile": profile_id, "status": "skipped"}
+        profile = RewardProfile.objects.filter(pk=profile_id).first()
+        if profile is None:
+            return {"profile": profile_id, "status": "gone"}
+        return {"profile": profile_id, "written": composites_recompute(profile=profile)}

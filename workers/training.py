@@ -23,6 +23,7 @@ from celery.signals import worker_ready
 
 from annotations.training.services.execution import training_run_execute, training_runs_recover
 from workbench.celery import QUEUE_GPU_TRAINING
+from workers import delivery
 
 log = logging.getLogger(__name__)
 
@@ -32,10 +33,8 @@ log = logging.getLogger(__name__)
 )
 def run_training(self: Task, run_id: int) -> dict[str, Any]:
     """Train run ``run_id``; returns its status, or ``skipped`` when another delivery holds it."""
-    redelivered = bool((self.request.delivery_info or {}).get("redelivered"))
-    run = training_run_execute(
-        run_id=run_id, task_id=self.request.id or "", redelivered=redelivered
-    )
+    task_id, redelivered = delivery(self)
+    run = training_run_execute(run_id=run_id, task_id=task_id, redelivered=redelivered)
     if run is None:
         return {"run": run_id, "status": "skipped"}
     return {"run": run.pk, "status": run.status, "step": run.step, "attempts": run.attempts}

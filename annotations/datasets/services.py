@@ -63,6 +63,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from annotations.core.errors import ValidationFailed
+from annotations.core.task_claims import locked_row
 from annotations.datasets.models import (
     FORMATS,
     MANIFEST,
@@ -294,24 +295,26 @@ class _Inputs:
 
 
 def snapshot_build(
-    *, snapshot_id: int, on_progress: ProgressCallback | None = None
+    *, snapshot_id: int, task_id: str = "", on_progress: ProgressCallback | None = None
 ) -> DatasetSnapshot:
     """Build and freeze the snapshot; idempotent.
 
     A frozen (or failed) snapshot is returned unchanged; a failed build is recorded on the row
-    with a message a person can act on, never raised. The row stays locked while it builds, so a
-    redelivered task waits for this one and then finds the snapshot frozen.
+    with a message a person can act on, never raised. The row stays locked while it builds
+    (``task_claims.locked_row``), so a redelivered task waits for this one and then finds the
+    snapshot frozen.
     """
     progress = on_progress or (lambda fraction, stage: None)
-    snapshot = DatasetSnapshot.objects.get(pk=snapshot_id)
-    if snapshot.status != DatasetSnapshot.Status.BUILDING:
-        return snapshot
     written: list[Path] = []
     try:
-        with transaction.atomic():
-            locked = DatasetSnapshot.objects.select_for_update().get(pk=snapshot_id)
-            if locked.status != DatasetSnapshot.Status.BUILDING:
-                return locked
+        with locked_row(
+            DatasetSnapshot.objects.all(),
+            pk=snapshot_id,
+            status=DatasetSnapshot.Status.BUILDING,
+            task_id=task_id,
+        ) as locked:
+            if locked is None:
+                return DatasetSnapshot.objects.get(pk=snapshot_id)
             progress(0.05, "Selecting reviewed outputs")
             inputs = _load(locked.filters)
             progress(0.4, "Turning reviews into rows")

@@ -12,6 +12,7 @@ from annotations.audit.models import (
     AuditGenerationFact,
     AuditReviewFact,
 )
+from annotations.core.models import TaskClaim
 from annotations.datasets.models import DatasetExample, DatasetSnapshot
 from annotations.generations.models import (
     Generation,
@@ -61,6 +62,7 @@ __all__ = [
     "RewardValue",
     "Song",
     "SongAnalysis",
+    "TaskClaim",
     "TrainingMetric",
     "TrainingRun",
 ]

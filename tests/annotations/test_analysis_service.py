@@ -60,6 +60,37 @@ def test_a_file_that_became_unreadable_fails_with_a_reason(tmp_path: Path) -> No
     assert song.status == "failed"
 
 
+def test_running_a_finished_analysis_again_leaves_the_row_as_it_is(tmp_path: Path) -> None:
+    # What a redelivered analyse_song message does: the row it would analyse has succeeded.
+    song = imported(tmp_path)
+    done = song_analysis_run(analysis=SongAnalysis.objects.get(song=song), task_id="first")
+    assert done.status == "succeeded", done.error
+    stages: list[str] = []
+    again = song_analysis_run(
+        analysis=done, task_id="first", redelivered=True, on_progress=lambda f, s: stages.append(s)
+    )
+    assert stages == [], "the analyser ran again"
+    assert (again.status, again.started_at, again.updated_at, again.facts) == (
+        done.status,
+        done.started_at,
+        done.updated_at,
+        done.facts,
+    )
+
+
+def test_a_redelivered_message_takes_back_the_analysis_its_dead_worker_had_claimed(
+    tmp_path: Path,
+) -> None:
+    song = imported(tmp_path)
+    # The worker that claimed it died mid-run: the row says running, under that message's id.
+    SongAnalysis.objects.filter(song=song).update(status="running", celery_task_id="lost")
+    analysis = SongAnalysis.objects.get(song=song)
+    other = song_analysis_run(analysis=analysis, task_id="another", redelivered=True)
+    assert other.status == "running", "another message's delivery must not take it"
+    resumed = song_analysis_run(analysis=analysis, task_id="lost", redelivered=True)
+    assert resumed.status == "succeeded", resumed.error
+
+
 def test_requesting_again_reuses_the_row_and_only_force_reruns(
     tmp_path: Path, django_capture_on_commit_callbacks
 ) -> None:

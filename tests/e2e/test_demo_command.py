@@ -13,6 +13,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -59,13 +60,20 @@ def demo(tmp_path_factory) -> Iterator[dict]:  # type: ignore[no-untyped-def]
         match = re.search(r"running at (http://\S+/)", line)
         if match:
             url = match.group(1)
+            url_at = time.monotonic()
             break
     try:
         assert url, "the demo never printed its URL:\n" + "".join(lines)
         passwords = dict(
             re.findall(r"^\s+(\w+)\s+(\S+)\s+(?:expert|admin|auditor)$", "".join(lines), re.M)
         )
-        yield {"url": url, "passwords": passwords, "data_dir": data_dir, "output": "".join(lines)}
+        yield {
+            "url": url,
+            "url_at": url_at,
+            "passwords": passwords,
+            "data_dir": data_dir,
+            "output": "".join(lines),
+        }
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         try:
@@ -88,6 +96,34 @@ def _login(opener, base: str, username: str, password: str) -> str:  # type: ign
     ).encode()
     request = urllib.request.Request(base + "accounts/login/", data=data, headers={"Referer": base})
     return opener.open(request).read().decode()
+
+
+def test_lena_finds_the_waveform_and_the_analysis_in_her_review_right_after_start(demo) -> None:  # type: ignore[no-untyped-def]
+    # The first test after start-up, so it runs within the minute after the URL was printed:
+    # the worker's copy of an analysis the seed ran must not send the row back to running.
+    opener = _browser()
+    _login(opener, demo["url"], "lena", demo["passwords"]["lena"])
+    assert time.monotonic() - demo["url_at"] < 60, "the check must run in the first minute"
+    queue = opener.open(demo["url"] + "review/").read().decode()
+    link = re.search(r'<a href="(/reviews/\d+/)" data-testid="draft-link">', queue)
+    assert link, queue
+    page = opener.open(demo["url"] + link.group(1).lstrip("/")).read().decode()
+    assert "data-waveform" in page, "no waveform: the analysis is not there"
+    for field in ("tempo_bpm", "key", "meter"):
+        row = re.search(rf'id="meta-row-{field}".*?</tr>', page, re.S)
+        assert row and re.search(r"<span data-analysis>[^<]+</span>", row.group(0)), field
+    # The start-up backlog (the 21-minute suite's analysis, then the GRPO run) is on the home page.
+    home = _login(_browser(), demo["url"], "ada", demo["passwords"]["ada"])
+    work = re.search(r'data-testid="work-in-progress">(.*?)</p>', home, re.S)
+    assert work and "training run" in work.group(1), home[-2000:]
+
+
+def test_the_console_shows_the_demos_progress_not_library_noise(demo) -> None:  # type: ignore[no-untyped-def]
+    output = demo["output"]
+    for noise in ("Warning", "warnings.warn", "it/s]", "{'loss'", " INFO ", "Traceback"):
+        assert noise not in output, f"{noise!r} on the demo's console:\n{output}"
+    assert "Trained Supervised fine-tuning #1: succeeded" in output
+    assert "'loss'" in (demo["data_dir"] / "seed.log").read_text(), "the trainer's lines went away"
 
 
 def test_the_demo_prints_a_user_for_each_role(demo) -> None:  # type: ignore[no-untyped-def]
@@ -222,3 +258,33 @@ def test_the_auditor_drills_down_to_a_flagged_second_in_the_demo(demo) -> None: 
     assert links, spans[-3000:]
     review = opener.open(demo["url"] + links[0].lstrip("/")).read().decode()
     assert "acoustic guitar" in review
+
+
+def test_every_start_up_request_was_delivered_once_and_ran_once(demo) -> None:  # type: ignore[no-untyped-def]
+    # Last: it waits for the start-up backlog to finish (the home page's panel goes away).
+    opener = _browser()
+    home = _login(opener, demo["url"], "ada", demo["passwords"]["ada"])
+    deadline = time.monotonic() + 300
+    while 'data-testid="work-in-progress"' in home and time.monotonic() < deadline:
+        time.sleep(2)
+        home = opener.open(demo["url"]).read().decode()
+    assert 'data-testid="work-in-progress"' not in home, home[-2000:]
+    logs = {
+        name: (demo["data_dir"] / name).read_text()
+        for name in ("seed.log", "celery.log", "celery-background.log")
+    }
+    workers = logs["celery.log"] + logs["celery-background.log"]
+    # The seed's backlog went to the background worker, beside the one people's work goes to.
+    for task in ("workers.audio.analyse_song", "workers.training.run_training"):
+        assert f"Task {task}[" in logs["celery-background.log"], task
+    received = Counter(re.findall(r"Task [\w.]+\[([0-9a-f-]+)\] received", workers))
+    assert received and set(received.values()) == {1}, received
+    # Rows claimed by the seed (inline) or a worker: each one exactly once, all start-up songs'
+    # analyses among them.
+    claims: Counter[tuple[str, str]] = Counter()
+    for model, pks in re.findall(r": claimed (\w+) ([\d,]+)", "".join(logs.values())):
+        claims.update((model, pk) for pk in pks.split(","))
+    assert {pk for model, pk in claims if model == "songanalysis"} == {"1", "2", "3", "4"}
+    assert set(claims.values()) == {1}, [row for row, count in claims.items() if count > 1]
+    messages = Counter(re.findall(r"task ([0-9a-f-]+): claimed message", workers))
+    assert messages and set(messages.values()) == {1}, messages

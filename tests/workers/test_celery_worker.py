@@ -70,3 +70,14 @@ def test_tasks_are_routed_to_their_queue() -> None:
 )
 def test_each_task_module_routes_to_its_own_queue(task_name: str, queue: str) -> None:
     assert app.amqp.router.route({}, task_name)["queue"].name == queue
+
+
+def test_work_queued_inside_background_work_goes_to_the_background_queue() -> None:
+    from workbench.celery import background_work
+
+    with background_work():
+        assert app.amqp.router.route({}, "workers.audio.analyse_song")["queue"].name == "background"
+        assert app.amqp.router.route({}, "workers.training.run_training")["queue"].name == (
+            "background"
+        )
+    assert app.amqp.router.route({}, "workers.audio.analyse_song")["queue"].name == "audio"

@@ -17,6 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from annotations.core.errors import ValidationFailed
+from annotations.core.task_claims import claim_rows
 from annotations.generations.models import (
     Generation,
     GenerationGroup,
@@ -192,20 +193,14 @@ def generation_run(
     from modeling.batching import generate_all
     from modeling.config import BatchingConfig, DecodingParams
 
-    claimable = Generation.objects.filter(pk__in=generation_ids, status=Generation.Status.QUEUED)
-    if redelivered:
-        claimable = Generation.objects.filter(pk__in=generation_ids).filter(
-            status__in=[Generation.Status.QUEUED, Generation.Status.RUNNING],
-            celery_task_id=task_id,
-        )
     summary = RunSummary()
-    with transaction.atomic():
-        # Only the rows this call claims are run: a duplicate delivery of a task that is still
-        # running carries the same task id, and must not touch that run's rows.
-        claimed = list(claimable.select_for_update(skip_locked=True).values_list("pk", flat=True))
-        Generation.objects.filter(pk__in=claimed).update(
-            status=Generation.Status.RUNNING, started_at=timezone.now(), celery_task_id=task_id
-        )
+    # Only the rows this call claims are run (see annotations.core.task_claims).
+    claimed = claim_rows(
+        Generation.objects.filter(pk__in=generation_ids),
+        task_id=task_id,
+        redelivered=redelivered,
+        started_at=timezone.now(),
+    )
     summary.claimed = len(claimed)
     rows = list(
         Generation.objects.filter(pk__in=claimed).select_related("song", "model_version", "prompt")

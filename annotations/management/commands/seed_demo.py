@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import secrets
+import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, OutputWrapper
 from django.db import transaction
 
 from annotations.core.roles import ADMIN, AUDITOR, EXPERT
@@ -23,6 +27,7 @@ from annotations.generations.models import ModelVersion, PromptTemplate
 from annotations.reviews.models import ExpertProfile
 from annotations.songs.models import Culture, Genre, Instrument, Language, Song
 from annotations.songs.services.song_import import SongMetadata, song_import_file
+from workbench.celery import background_work
 
 # (username, role, display name, expertise: genres, cultures, languages, instruments)
 DEMO_USERS: tuple[tuple[str, str, str, list[str], list[str], list[str], list[str]], ...] = (
@@ -180,9 +185,30 @@ PROMPTS = (
 class Command(BaseCommand):
     help = "Create demo users (printing their passwords), vocabularies, songs, prompts and model versions."
 
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument(
+            "--log-file",
+            type=Path,
+            help="Write everything but the demo's own progress lines here: log records, "
+            "libraries' warnings and progress bars, the trainer's loss lines.",
+        )
+
     def handle(self, *args: Any, **options: Any) -> None:
         if settings.WORKBENCH_ENV not in ("demo", "development", "test"):
             raise CommandError("seed_demo only runs with WORKBENCH_ENV=demo, development or test.")
+        log_file = options.get("log_file")
+        with _output_to(log_file) if log_file else nullcontext(None) as console:
+            if console is not None:
+                self.stdout = OutputWrapper(console)
+            # Everything the seed queues is start-up backlog: it goes to the background queue
+            # and its own worker, so a person's upload or generation never waits behind it.
+            with background_work():
+                passwords = self._seed()
+            self.stdout.write("Demo users (username / password / role):")
+            for username, password, role in passwords:
+                self.stdout.write(f"  {username:8} {password:24} {role}")
+
+    def _seed(self) -> list[tuple[str, str, str]]:
         passwords = self._users()
         self._songs()
         self._model_registry()
@@ -190,9 +216,7 @@ class Command(BaseCommand):
         seed_demo_reviews(stdout=self.stdout)
         seed_demo_reward_reviews(stdout=self.stdout)
         seed_demo_training(stdout=self.stdout)
-        self.stdout.write("Demo users (username / password / role):")
-        for username, password, role in passwords:
-            self.stdout.write(f"  {username:8} {password:24} {role}")
+        return passwords
 
     @transaction.atomic
     def _users(self) -> list[tuple[str, str, str]]:
@@ -296,3 +320,30 @@ class Command(BaseCommand):
                     "(non-commercial research licence).",
                 },
             )
+
+
+@contextmanager
+def _output_to(path: Path) -> Iterator[TextIO]:
+    """Point this process's stdout and stderr (file descriptors 1 and 2, so C libraries, tqdm,
+    warnings, log handlers and ``print`` all follow) at ``path``; yield a stream to the original
+    stdout for the demo's own lines. Both are restored before an error reaches the console."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved_out, saved_err = os.dup(1), os.dup(2)
+    console = os.fdopen(os.dup(saved_out), "w", buffering=1, encoding="utf-8")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with path.open("a", encoding="utf-8") as log:
+            os.dup2(log.fileno(), 1)
+            os.dup2(log.fileno(), 2)
+            try:
+                yield console
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os.dup2(saved_out, 1)
+                os.dup2(saved_err, 2)
+    finally:
+        os.close(saved_out)
+        os.close(saved_err)
+        console.close()

@@ -1,8 +1,9 @@
 """Measuring songs: queue an analysis after the upload commits, run it on the ``audio`` queue.
 
 The analyser itself is plain Python (``audio_analysis``); this module owns the rows, the stored
-artifacts, progress and the song's status. A run is idempotent: a worker killed mid-task gets the
-task again (acks_late) and simply starts the same row over.
+artifacts, progress and the song's status. A run claims its row (queued → running) before it starts:
+a finished analysis is never run again by a second delivery, and a worker killed mid-task gets the
+task again (acks_late) and starts the row it had claimed over.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from annotations.core.notifications import notify_user
+from annotations.core.task_claims import claim_rows
 from annotations.songs.models import AudioFile, Song, SongAnalysis
 from annotations.songs.signals import analysis_finished
 
@@ -84,18 +86,25 @@ def _enqueue(analysis_id: int) -> None:
 def song_analysis_run(
     *,
     analysis: SongAnalysis,
+    task_id: str = "",
+    redelivered: bool = False,
     on_progress: Callable[[float, str], None] | None = None,
 ) -> SongAnalysis:
     """Run the analyser on the stored file, store facts and artifacts, and mark the song.
 
-    Failures are recorded on the row (and the song marked failed) rather than raised, so a bad
-    file shows its reason in the page instead of being retried forever.
+    Claims the row first (queued → running; see ``annotations.core.task_claims``): a row another
+    delivery or an inline run has claimed, or one already finished, is returned as it is, so a
+    redelivered message never runs finished work again. Failures are recorded on the row (and
+    the song marked failed) rather than raised, so a bad file shows its reason in the page
+    instead of being retried forever.
     """
     from audio_analysis import AnalysisError, analyse_file
 
     audio_file = analysis.audio_file
-    SongAnalysis.objects.filter(pk=analysis.pk).update(
-        status=SongAnalysis.Status.RUNNING,
+    claimed = claim_rows(
+        SongAnalysis.objects.filter(pk=analysis.pk),
+        task_id=task_id,
+        redelivered=redelivered,
         progress=0.0,
         stage="decoding",
         error="",
@@ -103,6 +112,9 @@ def song_analysis_run(
         finished_at=None,
         updated_at=timezone.now(),
     )
+    if not claimed:
+        analysis.refresh_from_db()
+        return analysis
 
     def progress(fraction: float, stage: str) -> None:
         fraction = min(max(float(fraction), 0.0), 1.0)

@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from annotations.core.errors import ValidationFailed
+from annotations.core.task_claims import claim_rows
 from annotations.datasets.models import DatasetSnapshot
 from annotations.generations.models import ModelVersion
 from annotations.generations.services.generations import model_config_for
@@ -116,24 +116,15 @@ def evaluation_run(
     from modeling.config import DecodingParams
     from modeling.training.evaluation import evaluate
 
-    claimable = Q(status=ModelEvaluation.Status.QUEUED)
-    if redelivered and task_id:
-        claimable |= Q(status=ModelEvaluation.Status.RUNNING, celery_task_id=task_id)
-    with transaction.atomic():
-        evaluation = (
-            ModelEvaluation.objects.select_for_update(skip_locked=True)
-            .filter(claimable, pk=evaluation_id)
-            .first()
-        )
-        if evaluation is None:
-            return ModelEvaluation.objects.filter(pk=evaluation_id).first()
-        evaluation.status = ModelEvaluation.Status.RUNNING
-        evaluation.progress = 0.0
-        if task_id:
-            evaluation.celery_task_id = task_id
-        evaluation.save(update_fields=["status", "progress", "celery_task_id"])
+    if not claim_rows(
+        ModelEvaluation.objects.filter(pk=evaluation_id),
+        task_id=task_id,
+        redelivered=redelivered,
+        progress=0.0,
+    ):
+        return ModelEvaluation.objects.filter(pk=evaluation_id).first()
     evaluation = ModelEvaluation.objects.select_related("model_version", "snapshot").get(
-        pk=evaluation.pk
+        pk=evaluation_id
     )
 
     def progress(done: int, total: int) -> None:
