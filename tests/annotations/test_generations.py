@@ -277,6 +277,10 @@ def test_the_inference_benchmark_runs_unchanged_on_the_tiny_model() -> None:
             "3",
             "--model-dir",
             str(tiny_model_path()),
+            # Three 2–4 s clips check that it runs; its speed target is for the real sizes
+            # (bash benchmarks/run.sh inference), where batching has work to amortise.
+            "--min-speedup",
+            "0",
         ],
         cwd=ROOT,
         capture_output=True,

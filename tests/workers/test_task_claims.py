@@ -129,7 +129,7 @@ def _prepare(tmp: Path) -> tuple[Any, Any]:
 
 def _request_each_task_type(tmp: Path, tiny: Any, reviewed: Any) -> None:
     """One request of every task type, through the services that queue them."""
-    from annotations.training.services.training import training_run_create
+    from annotations.training.services.creation import training_run_create
 
     from annotations.datasets.services import snapshot_create
     from annotations.generations.services.generations import generation_request
