@@ -29,7 +29,7 @@ def _free_port() -> int:
 
 # The first test pays for the demo's start: install checks, migrations, analyses, a tiny training
 # run and two evaluations, on a CPU that the rest of the suite may be sharing.
-pytestmark = pytest.mark.timeout(900)
+pytestmark = [pytest.mark.demo, pytest.mark.timeout(900)]
 
 
 @pytest.fixture(scope="module")
