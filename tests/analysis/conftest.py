@@ -1,7 +1,10 @@
-"""Rendered music for the analysis tests: music21 pieces through FluidSynth, built once and cached.
+"""Music for the analysis tests.
 
-The corpus lives under ${WORKBENCH_CORPUS_DIR:-var/corpus} (keyed by the builder's version), so
-only the first run on a machine pays for rendering.
+Unit tests use ``synth_song``: a small song synthesised in numpy with a known beat and key (well
+under a second to make). The accuracy and long-file tests use music21 pieces rendered through
+FluidSynth (``eval_corpus``, ``drum_piece``), built once and cached under
+${WORKBENCH_CORPUS_DIR:-var/corpus} (keyed by the builder's version), so only the first run on a
+machine pays for rendering; tests that use them are marked ``corpus`` (tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -39,6 +42,19 @@ def _require_fluidsynth() -> None:
             "The analysis tests render music with Debian's fluidsynth and fluid-soundfont-gm: "
             "apt-get install -y fluidsynth fluid-soundfont-gm (scripts/test.sh does this)."
         )
+
+
+@pytest.fixture(scope="session")
+def synth_song(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    """A 26-second stereo 44.1 kHz FLAC with drums and an I-IV-V-I cadence, and its truth."""
+    import soundfile as sf
+
+    from tests.audio_files import synthesise_song
+
+    data, truth = synthesise_song(seconds=26.0)
+    path = tmp_path_factory.mktemp("synth") / "song.flac"
+    sf.write(path, data, 44100, format="FLAC", subtype="PCM_16")
+    return path, truth
 
 
 @pytest.fixture(scope="session")
