@@ -41,6 +41,18 @@ export DATABASE_URL=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/workbench
 export CELERY_BROKER_URL=${CELERY_BROKER_URL:-redis://127.0.0.1:6379/15}
 export CHANNEL_LAYER_URL=${CHANNEL_LAYER_URL:-redis://127.0.0.1:6379/14}
 
+# numba's cache of librosa's compiled beat tracker, per checkout rather than inside .venv, filled
+# by one process before any test runs: processes that compile the same gufunc at once can leave
+# a cache that crashes every later process (numba issue 10128), and the suite starts workers.
+export NUMBA_CACHE_DIR=${NUMBA_CACHE_DIR:-$WORKBENCH_DATA_DIR/numba}
+numba_stamp="$NUMBA_CACHE_DIR/.warm-$(sha256sum pyproject.toml | cut -c1-16)"
+if [ ! -f "$numba_stamp" ]; then
+  mkdir -p "$NUMBA_CACHE_DIR"
+  rm -f "$NUMBA_CACHE_DIR"/.warm-*
+  .venv/bin/python -c "from audio_analysis import warm_up; warm_up()"
+  touch "$numba_stamp"
+fi
+
 if [ "$quick" = true ]; then
   exec .venv/bin/python -m pytest -m "$QUICK_MARKERS" "${args[@]}"
 fi
