@@ -16,6 +16,7 @@ FIXTURE_MARKERS = {
     "corpus_builder": "corpus",
     "eval_corpus": "corpus",
     "drum_piece": "corpus",
+    "long_file": "corpus",
 }
 # Every marker --quick leaves out. Only a test under one of them may start a Python (or shell)
 # child process: each child pays seconds of imports, so the quick tier must not meet one unannounced.

@@ -2,7 +2,7 @@
 
 Unit tests use ``synth_song``: a small song synthesised in numpy with a known beat and key (well
 under a second to make). The accuracy and long-file tests use music21 pieces rendered through
-FluidSynth (``eval_corpus``, ``drum_piece``), built once and cached under
+FluidSynth (``eval_corpus``, ``drum_piece``, ``long_file``), built once and cached under
 ${WORKBENCH_CORPUS_DIR:-var/corpus} (keyed by the builder's version), so only the first run on a
 machine pays for rendering; tests that use them are marked ``corpus`` (tests/conftest.py).
 """
@@ -69,6 +69,12 @@ def eval_corpus(corpus_builder: ModuleType) -> tuple[Path, list[dict[str, Any]]]
     manifest = corpus_builder.build_corpus("eval", 110)
     records = [json.loads(line) for line in manifest.read_text().splitlines() if line]
     return manifest.parent, records
+
+
+@pytest.fixture(scope="session")
+def long_file(corpus_builder: ModuleType) -> Path:
+    """A stereo 44.1 kHz FLAC of 32 minutes: asc-music's recordings looped (or rendered pieces)."""
+    return corpus_builder.build_long_file(32.0)
 
 
 @pytest.fixture(scope="session")
