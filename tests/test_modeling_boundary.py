@@ -36,6 +36,7 @@ def test_no_module_imports_the_web_side(package: str) -> None:
     assert offenders == {}
 
 
+@pytest.mark.subprocess
 @pytest.mark.parametrize("package", sorted(PACKAGES))
 def test_it_imports_with_django_unavailable_and_heavy_libraries_lazily(package: str) -> None:
     heavy = PACKAGES[package]

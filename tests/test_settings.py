@@ -7,7 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
+
+pytestmark = pytest.mark.subprocess  # each test runs manage.py in a child process
 
 PRODUCTION_ENV = {
     "WORKBENCH_ENV": "production",

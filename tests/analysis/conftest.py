@@ -1,7 +1,10 @@
-"""Rendered music for the analysis tests: music21 pieces through FluidSynth, built once and cached.
+"""Music for the analysis tests.
 
-The corpus lives under ${WORKBENCH_CORPUS_DIR:-var/corpus} (keyed by the builder's version), so
-only the first run on a machine pays for rendering.
+Unit tests use ``synth_song``: a small song synthesised in numpy with a known beat and key (well
+under a second to make). The accuracy and long-file tests use music21 pieces rendered through
+FluidSynth (``eval_corpus``, ``drum_piece``, ``long_file``), built once and cached under
+${WORKBENCH_CORPUS_DIR:-var/corpus} (keyed by the builder's version), so only the first run on a
+machine pays for rendering; tests that use them are marked ``corpus`` (tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -42,6 +45,19 @@ def _require_fluidsynth() -> None:
 
 
 @pytest.fixture(scope="session")
+def synth_song(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    """A 26-second stereo 44.1 kHz FLAC with drums and an I-IV-V-I cadence, and its truth."""
+    import soundfile as sf
+
+    from tests.audio_files import synthesise_song
+
+    data, truth = synthesise_song(seconds=26.0)
+    path = tmp_path_factory.mktemp("synth") / "song.flac"
+    sf.write(path, data, 44100, format="FLAC", subtype="PCM_16")
+    return path, truth
+
+
+@pytest.fixture(scope="session")
 def corpus_builder() -> ModuleType:
     _require_fluidsynth()
     return load_corpus_builder()
@@ -53,6 +69,12 @@ def eval_corpus(corpus_builder: ModuleType) -> tuple[Path, list[dict[str, Any]]]
     manifest = corpus_builder.build_corpus("eval", 110)
     records = [json.loads(line) for line in manifest.read_text().splitlines() if line]
     return manifest.parent, records
+
+
+@pytest.fixture(scope="session")
+def long_file(corpus_builder: ModuleType) -> Path:
+    """A stereo 44.1 kHz FLAC of 32 minutes: asc-music's recordings looped (or rendered pieces)."""
+    return corpus_builder.build_long_file(32.0)
 
 
 @pytest.fixture(scope="session")

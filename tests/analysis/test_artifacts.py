@@ -1,4 +1,4 @@
-"""What analyse_file writes and returns, checked on a rendered chorale with drums."""
+"""What analyse_file writes and returns, checked on a synthesised song with drums."""
 
 from __future__ import annotations
 
@@ -45,9 +45,9 @@ FACT_KEYS = {
 
 @pytest.fixture(scope="module")
 def analysed(
-    drum_piece: tuple[Path, dict[str, Any]], tmp_path_factory: pytest.TempPathFactory
+    synth_song: tuple[Path, dict[str, Any]], tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[AnalysisResult, Path, dict[str, Any], list[tuple[float, str]]]:
-    path, record = drum_piece
+    path, record = synth_song
     out = tmp_path_factory.mktemp("analysis")
     calls: list[tuple[float, str]] = []
     result = analyse_file(path, out, progress=lambda f, stage: calls.append((f, stage)))

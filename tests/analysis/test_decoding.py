@@ -23,11 +23,11 @@ FORMATS = {
 
 
 @pytest.fixture(scope="module")
-def excerpt(drum_piece: tuple[Path, dict[str, Any]]) -> tuple[np.ndarray, int]:
-    """The first 25 s of a rendered piece, resampled to 48 kHz for Opus's sake."""
+def excerpt(synth_song: tuple[Path, dict[str, Any]]) -> tuple[np.ndarray, int]:
+    """The first 25 s of a synthesised song, resampled to 48 kHz for Opus's sake."""
     import soxr
 
-    data, rate = sf.read(drum_piece[0], dtype="float32", always_2d=True)
+    data, rate = sf.read(synth_song[0], dtype="float32", always_2d=True)
     data = data[: 25 * rate]
     return soxr.resample(data, rate, 48000), 48000
 

@@ -11,7 +11,6 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -47,11 +46,10 @@ def _analyse_in_fresh_process(path: Path, out: Path) -> dict[str, Any]:
 @pytest.mark.corpus
 @pytest.mark.timeout(900)
 def test_a_32_minute_file_is_analysed_in_bounded_memory(
-    corpus_builder: ModuleType,
+    long_file: Path,
     drum_piece: tuple[Path, dict[str, Any]],
     tmp_path: Path,
 ) -> None:
-    long_file = corpus_builder.build_long_file(32.0)
     short = _analyse_in_fresh_process(drum_piece[0], tmp_path / "short")
     long = _analyse_in_fresh_process(long_file, tmp_path / "long")
 

@@ -2,34 +2,43 @@
 
 analyse_file never holds the whole signal: it computes the spectrogram and CQT chroma in chunks with
 audio context on both sides. Over three chunks of music pushed in odd-sized pieces (several chunks), every
-frame must match librosa run once on the whole signal.
+frame must match librosa run once on the whole signal. The music is synthesised (tests/audio_files.py),
+so this needs no rendered corpus.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
+import itertools
 
 import numpy as np
-import soundfile as sf
+import pytest
 
 from audio_analysis import pipeline
+from tests.audio_files import synthesise_song
 
 
-def test_chunked_features_match_the_whole_signal(
-    eval_corpus: tuple[Path, list[dict[str, Any]]],
-) -> None:
-    import librosa
-    import soxr
+@pytest.fixture(scope="module")
+def signal() -> np.ndarray:
+    """Synthesised songs in different keys and tempi, one after another, over three chunks long.
 
-    root, records = eval_corpus
-    pieces: list[np.ndarray] = []
-    for record in records:
-        data, rate = sf.read(root / record["audio"], dtype="float32")
-        pieces.append(soxr.resample(data.mean(axis=1), rate, pipeline.ANALYSIS_RATE))
+    A second of silence leads in: a kick and a bass at full level on sample 0 make librosa's
+    whole-signal CQT (its resampler's edge at the array start) differ from the stream's explicitly
+    zero-padded start by up to ~1 % in the first ~0.5 s. That edge is not chunking, which is what
+    this test is about; the rendered pieces it used before start softer.
+    """
+    pieces: list[np.ndarray] = [np.zeros(pipeline.ANALYSIS_RATE, dtype=np.float32)]
+    for bpm, tonic in itertools.cycle(((96.0, 57), (112.0, 62), (128.0, 65), (104.0, 60))):
+        data, _ = synthesise_song(
+            seconds=40.0, bpm=bpm, tonic_midi=tonic, rate=pipeline.ANALYSIS_RATE, seed=len(pieces)
+        )
+        pieces.append(data.mean(axis=1))
         if sum(map(len, pieces)) > 3 * pipeline.CHUNK_FRAMES * pipeline.HOP:
             break
-    signal = np.concatenate(pieces)
+    return np.concatenate(pieces)
+
+
+def test_chunked_features_match_the_whole_signal(signal: np.ndarray) -> None:
+    import librosa
 
     stream = pipeline._FeatureStream(frames_per_column=1)
     for start in range(0, len(signal), 10_007):

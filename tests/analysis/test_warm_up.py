@@ -9,9 +9,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.subprocess
 def test_warm_up_runs_the_whole_pipeline_once_so_the_first_song_is_not_slow() -> None:
     script = (
         "import sys\n"

@@ -258,6 +258,7 @@ SQLITE_SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.subprocess
 def test_the_embedded_sqlite_database_is_refreshed_and_aggregated_the_same_way(
     tmp_path: Path,
 ) -> None:

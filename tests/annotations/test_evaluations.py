@@ -202,6 +202,7 @@ def test_a_task_for_a_deleted_evaluation_says_so() -> None:
     assert evaluate_version.run(987654) == {"evaluation": 987654, "status": "gone"}
 
 
+@pytest.mark.subprocess
 def test_importing_the_evaluation_tasks_does_not_import_torch() -> None:
     # The worker's prefork parent imports task modules before forking: no CUDA there.
     script = (

@@ -254,6 +254,7 @@ def test_a_redelivered_task_takes_back_the_rows_its_lost_worker_had_claimed(
     assert (summary.claimed, summary.succeeded) == (2, 2)
 
 
+@pytest.mark.subprocess
 def test_the_inference_benchmark_runs_unchanged_on_the_tiny_model() -> None:
     import subprocess
     import sys

@@ -224,6 +224,7 @@ def real_run_output(run: TrainingRun) -> TrainingResult:
     return run_training(job)
 
 
+@pytest.mark.training
 def test_a_version_from_a_real_run_generates_from_its_weights_under_storage(
     base, tmp_path: Path
 ) -> None:

@@ -174,6 +174,7 @@ call_command("import_songs", sys.argv[1])
 """
 
 
+@pytest.mark.subprocess
 @pytest.mark.django_db(transaction=True)
 def test_a_crash_mid_import_leaves_no_row_and_its_orphan_is_swept(tmp_path: Path, settings) -> None:
     folder = tmp_path / "incoming"

@@ -230,6 +230,7 @@ def test_a_finished_run_cannot_be_cancelled(snapshot, enqueued) -> None:
 # --- Execute (in-process, the tiny model) --------------------------------------------------------
 
 
+@pytest.mark.training
 def test_an_sft_run_trains_registers_a_version_and_keeps_its_metrics(snapshot, enqueued) -> None:
     run = _launch(snapshot)
     run = execution.training_run_execute(run_id=run.pk, task_id="t-1")
@@ -260,6 +261,7 @@ def test_a_delivery_that_finds_the_run_held_returns_quietly(snapshot, enqueued) 
     assert run.status == TrainingRun.Status.QUEUED and run.attempts == 0
 
 
+@pytest.mark.training
 def test_a_cancel_stops_the_run_after_a_checkpoint_and_a_lost_worker_resumes_from_it(
     snapshot, enqueued
 ) -> None:
@@ -340,6 +342,8 @@ def test_the_accelerate_command_launches_the_training_module_with_a_shipped_conf
     ]
 
 
+@pytest.mark.subprocess
+@pytest.mark.training
 def test_a_run_in_a_child_process_streams_its_events_into_the_rows(
     settings, snapshot, enqueued
 ) -> None:
@@ -354,6 +358,8 @@ def test_a_run_in_a_child_process_streams_its_events_into_the_rows(
     assert (creation.run_dir(run) / "events.jsonl").is_file()
 
 
+@pytest.mark.subprocess
+@pytest.mark.training
 def test_a_cancel_reaches_a_child_process_through_its_stop_file(
     settings, snapshot, enqueued
 ) -> None:
@@ -367,6 +373,7 @@ def test_a_cancel_reaches_a_child_process_through_its_stop_file(
     assert (creation.run_dir(run) / "checkpoints" / "checkpoint-1").is_dir()
 
 
+@pytest.mark.subprocess
 def test_a_failing_child_process_fails_the_run_with_its_error(settings, snapshot, enqueued) -> None:
     settings.WORKBENCH_TRAINING_LAUNCHER = "subprocess"
     run = _launch(snapshot, base_version=factories.ModelVersionFactory(checkpoint_uri="/nowhere"))
@@ -410,6 +417,8 @@ def test_the_lease_of_a_dead_process_on_this_machine_is_free_at_once(snapshot, e
         assert taken
 
 
+@pytest.mark.subprocess
+@pytest.mark.training
 def test_a_run_under_accelerate_launch_trains_and_reports_back(
     settings, snapshot, enqueued, tmp_path
 ) -> None:

@@ -41,6 +41,7 @@ def test_without_wait_it_queues_the_run_with_the_overrides(
     assert "Queued for the gpu_training workers" in capsys.readouterr().out
 
 
+@pytest.mark.training
 def test_with_wait_it_trains_here_and_names_the_new_version(settings, enqueued, capsys) -> None:
     write_training_snapshot(settings.MEDIA_ROOT, name="cmd-snap")
     tiny_version("cmd-base")

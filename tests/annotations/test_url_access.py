@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
@@ -175,10 +178,7 @@ def test_every_route_is_in_the_access_matrix() -> None:
     assert not missing, f"add these URLs to the access matrix: {sorted(missing)}"
 
 
-@pytest.fixture
-def objects(
-    tmp_path, django_capture_on_commit_callbacks, expert_user
-) -> dict[str, dict[str, object]]:
+def _make_objects(tmp_path, expert_user) -> dict[str, dict[str, object]]:  # type: ignore[no-untyped-def]
     """URL kwargs per kind of object, for routes that point at one."""
     from pathlib import Path
 
@@ -221,6 +221,72 @@ def objects(
         "analysis_file": {"pk": analysis.pk, "filename": "beats.json"},
         "reward_profile": {"pk": factories.RewardProfileFactory().pk},
     }
+
+
+@pytest.fixture(scope="module")
+def _module_rows(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[dict[str, Any]]:  # type: ignore[no-untyped-def]
+    """The users and objects the cases here use, made once per module rather than per case.
+
+    They are made in a transaction that stays open for the module. Each case runs inside it in
+    pytest-django's own per-test transaction (here a savepoint), so each starts from exactly these
+    rows and whatever it changes is rolled back; the module's end rolls back the rows themselves.
+    Their files live in one storage folder, which every case of the module uses as MEDIA_ROOT.
+    The import's analysis, queued on commit, is never run (no commit happens), as before.
+    """
+    from django.db import transaction
+    from django.test import override_settings
+
+    from tests import factories
+
+    root = tmp_path_factory.mktemp("url-access")
+    with django_db_blocker.unblock():
+        module_transaction = transaction.atomic()
+        module_transaction.__enter__()
+        try:
+            with override_settings(MEDIA_ROOT=str(root / "storage")):
+                users = {
+                    "expert": factories.expert(username="expert"),
+                    "admin": factories.admin(username="admin"),
+                    "auditor": factories.auditor(username="auditor"),
+                }
+                objects = _make_objects(root, users["expert"])
+        except BaseException:
+            transaction.set_rollback(True)
+            module_transaction.__exit__(None, None, None)
+            raise
+    yield {"storage": root / "storage", "users": users, "objects": objects}
+    with django_db_blocker.unblock():
+        transaction.set_rollback(True)
+        module_transaction.__exit__(None, None, None)
+
+
+@pytest.fixture(autouse=True)
+def _storage_in_tmp(settings, request, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Cases that use the rows above share the storage that holds their files.
+
+    Only cases that ask for them (through the fixtures below) get them: those are made before the
+    case's own transaction begins. pytest-django runs this module's one case without a database
+    last, after the transactional tests have emptied the tables the rows need.
+    """
+    if "_module_rows" in request.fixturenames:
+        settings.MEDIA_ROOT = str(request.getfixturevalue("_module_rows")["storage"])
+    else:
+        settings.MEDIA_ROOT = str(tmp_path / "storage")
+
+
+@pytest.fixture
+def role_users(db, _module_rows):  # type: ignore[no-untyped-def]
+    return _module_rows["users"]
+
+
+@pytest.fixture
+def expert_user(db, _module_rows):  # type: ignore[no-untyped-def]
+    return _module_rows["users"]["expert"]
+
+
+@pytest.fixture
+def objects(db, _module_rows) -> dict[str, dict[str, object]]:  # type: ignore[no-untyped-def]
+    return _module_rows["objects"]
 
 
 @pytest.mark.parametrize("who", (ANON, *ROLES))

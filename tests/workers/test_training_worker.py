@@ -32,6 +32,7 @@ from tests.tiny_models import tiny_model_path
 # Real training in worker processes: minutes on a loaded two-core machine, not pytest's default 300 s.
 pytestmark = [
     pytest.mark.worker,
+    pytest.mark.training,
     pytest.mark.django_db(transaction=True),
     pytest.mark.timeout(900),
 ]

@@ -12,6 +12,8 @@ import pytest
 
 from modeling.training.runner import build_trainer
 
+pytestmark = pytest.mark.training  # every test here trains the tiny model for a step or two
+
 
 def grad_probe() -> Any:
     """A callback that records, before each optimizer step, the gradient norm of every parameter

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from modeling.training.__main__ import FileHooks, main
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -17,6 +19,8 @@ def _events(output_dir: Path) -> list[dict]:
     return [json.loads(line) for line in (output_dir / "events.jsonl").read_text().splitlines()]
 
 
+@pytest.mark.subprocess
+@pytest.mark.training
 def test_a_stop_file_cancels_the_run_and_the_next_launch_resumes(make_job, tmp_path: Path) -> None:
     job = make_job("sft", use_lora=True)
     job.output_dir.mkdir(parents=True)

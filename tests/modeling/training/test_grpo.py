@@ -149,6 +149,7 @@ class Recorder(TrainingHooks):
         self.logs.append(values)
 
 
+@pytest.mark.training
 def test_a_grpo_run_trains_two_steps_hearing_the_audio_and_logs_each_reward_mean(
     snapshot: dict[str, Path], tmp_path: Path
 ) -> None:
@@ -181,6 +182,7 @@ def test_a_grpo_run_trains_two_steps_hearing_the_audio_and_logs_each_reward_mean
     assert encoder_passes.count(False) >= 2
 
 
+@pytest.mark.training
 def test_lora_grpo_sends_gradient_through_the_audio_into_the_projector(
     snapshot: dict[str, Path], tmp_path: Path
 ) -> None:
@@ -194,6 +196,7 @@ def test_lora_grpo_sends_gradient_through_the_audio_into_the_projector(
     assert probe.encoder_passes == [False, True, False, True]  # rollout, loss; per step
 
 
+@pytest.mark.training
 def test_full_grpo_with_a_reference_model_sends_gradient_into_the_audio_encoder(
     snapshot: dict[str, Path], tmp_path: Path
 ) -> None:
@@ -214,6 +217,7 @@ def test_full_grpo_with_a_reference_model_sends_gradient_into_the_audio_encoder(
     assert all("kl" in entry for entry in trainer.state.log_history[:2])
 
 
+@pytest.mark.training
 def test_lora_grpo_with_beta_takes_the_reference_with_the_adapter_off_and_the_audio_on(
     snapshot: dict[str, Path], tmp_path: Path
 ) -> None:
@@ -230,6 +234,7 @@ def test_lora_grpo_with_beta_takes_the_reference_with_the_adapter_off_and_the_au
     assert kl[1] > 0  # after one update the policy has moved away from the reference
 
 
+@pytest.mark.training
 def test_the_stock_grpo_trainer_sends_no_gradient_into_the_audio(
     snapshot: dict[str, Path], tmp_path: Path
 ) -> None:
@@ -268,6 +273,7 @@ def test_the_stock_grpo_trainer_sends_no_gradient_into_the_audio(
     assert probe.encoder_passes == [False, False]  # the rollouts only
 
 
+@pytest.mark.training
 def test_each_row_keeps_its_own_audio_through_the_shuffled_generation_batch(
     snapshot: dict[str, Path], tmp_path: Path
 ) -> None:

@@ -41,6 +41,7 @@ class RecordingHooks(TrainingHooks):
         return [fields for name, fields in self.events if name == kind]
 
 
+@pytest.mark.training
 def test_hooks_hear_start_and_every_step_with_rate_and_eta(make_job) -> None:
     hooks = RecordingHooks()
     result = run_training(make_job("sft"), hooks)
@@ -68,6 +69,7 @@ def test_hooks_hear_start_and_every_step_with_rate_and_eta(make_job) -> None:
     assert "train_runtime" in result.metrics
 
 
+@pytest.mark.training
 def test_stopping_saves_a_checkpoint_and_the_next_run_resumes_from_it(make_job) -> None:
     job = make_job("sft", use_lora=True)
     hooks = RecordingHooks(stop_after=1)
@@ -122,6 +124,7 @@ def _generate(final_dir: Path, wav: Path) -> str:
     return result.text
 
 
+@pytest.mark.training
 def test_lora_runs_leave_an_adapter_and_merged_weights_that_generate(
     make_job, snapshot, tiny_model
 ) -> None:
@@ -145,6 +148,7 @@ def test_lora_runs_leave_an_adapter_and_merged_weights_that_generate(
     _generate(result.final_dir, snapshot["audio_root"] / "audio" / "song-0.wav")
 
 
+@pytest.mark.training
 def test_full_fine_tuning_leaves_changed_weights_that_generate(
     make_job, snapshot, tiny_model
 ) -> None:
@@ -199,6 +203,7 @@ def test_grpo_reward_means_get_the_workbench_names() -> None:
     }
 
 
+@pytest.mark.training
 def test_a_stop_that_arrives_with_the_last_step_still_completes_the_run(make_job) -> None:
     result = run_training(make_job("sft"), RecordingHooks(stop_after=2))
     assert result.status == "completed"
