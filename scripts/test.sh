@@ -37,9 +37,6 @@ fi
 
 export WORKBENCH_ENV=test
 export WORKBENCH_DATA_DIR=${WORKBENCH_DATA_DIR:-$PWD/var/test}
-# librosa's numba functions cache their machine code; a cache of the run's own (not the shared
-# one inside .venv, which two concurrent runs once corrupted into a segfault) keeps runs apart.
-export NUMBA_CACHE_DIR=${NUMBA_CACHE_DIR:-$WORKBENCH_DATA_DIR/numba}
 export DATABASE_URL=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/workbench}
 export CELERY_BROKER_URL=${CELERY_BROKER_URL:-redis://127.0.0.1:6379/15}
 export CHANNEL_LAYER_URL=${CHANNEL_LAYER_URL:-redis://127.0.0.1:6379/14}
