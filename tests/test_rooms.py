@@ -263,6 +263,7 @@ def test_web_code_never_imports_torch_or_the_trainers() -> None:
     assert offences == [], _report(offences)
 
 
+@pytest.mark.subprocess
 def test_the_web_process_loads_no_torch() -> None:
     """Every URL's view, the ASGI app and every room imported: torch and the trainers stay out."""
     script = (

@@ -129,14 +129,13 @@ def _prepare(tmp: Path) -> tuple[Any, Any]:
 
 def _request_each_task_type(tmp: Path, tiny: Any, reviewed: Any) -> None:
     """One request of every task type, through the services that queue them."""
-    from annotations.training.services.creation import training_run_create
-
     from annotations.datasets.services import snapshot_create
     from annotations.generations.services.generations import generation_request
     from annotations.reviews import services as review_services
     from annotations.rewards.services.reward_profiles import reward_profile_create
     from annotations.songs.services.analysis import song_analysis_request
     from annotations.songs.services.audio_files import audio_file_add
+    from annotations.training.services.creation import training_run_create
     from annotations.training.services.evaluations import evaluation_schedule
     from modeling.config import DecodingParams
     from tests import factories
