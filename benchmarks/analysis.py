@@ -29,6 +29,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from benchmarks import checks
+
 REPO = Path(__file__).resolve().parent.parent
 
 MEMORY_PROBE = """
@@ -166,13 +168,7 @@ def main(count: int) -> None:
             f"peak RSS: audio_analysis {mine['rss_mb']:.0f} MB is not below plain librosa's "
             f"{plain['rss_mb']:.0f} MB"
         )
-    print()
-    if missed:
-        print(f"MISSED {len(missed)} check{'s' if len(missed) > 1 else ''}:")
-        for line in missed:
-            print(f"  - {line}")
-        sys.exit(1)
-    print("every check passed")
+    checks.finish(missed)
 
 
 if __name__ == "__main__":

@@ -99,6 +99,7 @@ from annotations.core.roles import AUDITOR  # noqa: E402
 from annotations.generations.models import Generation, GenerationGroup, ModelVersion  # noqa: E402
 from annotations.reviews.models import ErrorCategory, Flag, Review  # noqa: E402
 from annotations.songs.models import Culture, Genre, Song  # noqa: E402
+from benchmarks import checks  # noqa: E402
 from benchmarks import rewards as builder  # noqa: E402
 from modeling.rewards.hallucination import count_words  # noqa: E402
 
@@ -1317,13 +1318,7 @@ def main() -> None:
         missed.append(
             f"same numbers: summaries vs fact tables at N: {len(summary_problems)} differ"
         )
-    print()
-    if missed:
-        print(f"MISSED {len(missed)} check{'s' if len(missed) > 1 else ''}:")
-        for line in missed:
-            print(f"  - {line}")
-        raise SystemExit(1)
-    print("every check passed")
+    checks.finish(missed)
 
 
 if __name__ == "__main__":

@@ -79,6 +79,7 @@ from annotations.generations.models import Generation, GenerationGroup, ModelVer
 from annotations.reviews.models import ErrorCategory, Flag, Review  # noqa: E402
 from annotations.rewards.models import CompositeReward, RewardProfile, RewardValue  # noqa: E402
 from annotations.songs.models import Song  # noqa: E402
+from benchmarks import checks  # noqa: E402
 from benchmarks.review_load import ADJECTIVES, VERBS  # noqa: E402  (the same caption words)
 from modeling.parsing import PARSER_VERSION, parse_generation, part_text  # noqa: E402
 
@@ -1258,13 +1259,7 @@ def main() -> None:
             f"speed-up: the product is {speedup:.2f}× the naive loop on the subset "
             f"(target ≥ {args.min_speedup:g}×)"
         )
-    print()
-    if missed:
-        print(f"MISSED {len(missed)} check{'s' if len(missed) > 1 else ''}:")
-        for line in missed:
-            print(f"  - {line}")
-        raise SystemExit(1)
-    print("every check passed")
+    checks.finish(missed)
 
 
 if __name__ == "__main__":

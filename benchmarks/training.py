@@ -68,6 +68,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from benchmarks import checks
 from modeling.tiny import build_tiny_model, parameter_count
 from modeling.training.config import TrainingConfig, common_training_args, training_config
 from modeling.training.runner import (
@@ -632,13 +633,7 @@ def main() -> None:
 
     if not args.no_learning:
         missed.extend(report_learning(model_dir, dataset_dir, audio_root, work, args))
-    print()
-    if missed:
-        print(f"MISSED {len(missed)} check{'s' if len(missed) > 1 else ''}:")
-        for line in missed:
-            print(f"  - {line}")
-        sys.exit(1)
-    print("every check passed")
+    checks.finish(missed)
 
 
 def report_learning(
